@@ -1,0 +1,60 @@
+# The two front-door commands: `make run` (serve on the embedded defaults) and
+# `make test` (ruff, mypy and the whole pytest suite against real servers).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export HF_HUB_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: run test install install-dev services system-deps index lint typecheck pytest bench clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip
+	# torch is pinned: 2.13.0 is the local CPU wheel; any other spec pulls CUDA packages.
+	$(PY) -m pip install torch==2.13.0
+	$(PY) -m pip install -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(PY) -m pip install -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+index: install
+	@if [ ! -f var/index/current ]; then $(BIN)/assistant index build; fi
+
+run: index
+	$(BIN)/assistant serve --host $(HOST) --port $(PORT)
+
+# Debian packages the tests use: chromium for the widget tests, python3-doc for the
+# held-out retrieval check on real HTML documentation.
+system-deps:
+	@bash .ci/system-deps.sh
+
+services:
+	@bash .ci/services.sh
+
+lint: install-dev
+	$(BIN)/ruff check assistant indexing api finetune tests bench
+	$(BIN)/ruff format --check assistant indexing api finetune tests bench
+
+typecheck: install-dev
+	$(BIN)/mypy
+
+pytest: install-dev system-deps services
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test: lint typecheck pytest
+
+bench: install-dev
+	$(PY) bench/run_all.py
+
+clean:
+	rm -rf var build *.egg-info .pytest_cache .mypy_cache .ruff_cache test-output

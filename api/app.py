@@ -1,0 +1,98 @@
+"""FastAPI application factory: `create_app()` (used by `assistant serve` and the tests)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import faiss
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from api.deps import AppState, hash_key
+from api.errors import install_error_handlers
+from api.middleware import RequestContextMiddleware
+from api.routes import admin, ask, chat, health, roadmap, search, widget
+from assistant.errors import AssistantError
+from assistant.service import StudyAssistant
+from assistant.settings import Settings, get_settings
+
+logger = logging.getLogger(__name__)
+
+
+def _poll_index(assistant: StudyAssistant, interval_s: float, stop: threading.Event) -> None:
+    """Pick up newly published index versions; a bad version is logged and the old one kept."""
+    while not stop.wait(interval_s):
+        try:
+            assistant.reload()
+        except AssistantError as exc:
+            logger.error("new index version not loaded, still serving the old one: %s", exc)
+
+
+def build_state(settings: Settings, assistant: StudyAssistant | None = None) -> AppState:
+    from assistant.factory import make_assistant, make_rate_limiter
+
+    if assistant is None:
+        assistant = make_assistant(settings)
+    hashes = frozenset(k[7:] if k.startswith("sha256:") else hash_key(k) for k in settings.api_keys)
+    admin = settings.admin_key.get_secret_value() if settings.admin_key else None
+    return AppState(
+        settings=settings,
+        assistant=assistant,
+        limiter=make_rate_limiter(settings),
+        key_hashes=hashes,
+        admin_hash=hash_key(admin) if admin else None,
+    )
+
+
+def create_app(
+    settings: Settings | None = None, assistant: StudyAssistant | None = None
+) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # One OpenMP thread per search: requests run in parallel threads already.
+        faiss.omp_set_num_threads(1)
+        state = build_state(settings, assistant)
+        app.state.assistant_state = state
+        stop = threading.Event()
+        poller = None
+        if settings.reload_interval_s > 0:
+            poller = threading.Thread(
+                target=_poll_index,
+                args=(state.assistant, settings.reload_interval_s, stop),
+                name="index-reload",
+                daemon=True,
+            )
+            poller.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            if poller is not None:
+                poller.join(timeout=5)
+            state.assistant.close()
+
+    app = FastAPI(
+        title="Study Assistant",
+        version="0.1.0",
+        summary="Cited answers about the Machine Learning Engineer Roadmap (2026) and its study material.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    for module in (ask, search, chat, health, admin, roadmap, widget):
+        app.include_router(module.router)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type", "X-API-Key", "X-Request-ID"],
+            expose_headers=["X-Request-ID", "Retry-After"],
+            max_age=600,
+        )
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    return app

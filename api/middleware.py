@@ -1,0 +1,107 @@
+"""Pure ASGI middleware (cheaper than BaseHTTPMiddleware): request ids, body limit, metrics."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from typing import Any
+
+from prometheus_client import Counter, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+logger = logging.getLogger(__name__)
+
+REQUESTS = Counter("assistant_http_requests_total", "HTTP requests", ["method", "route", "status"])
+LATENCY = Histogram(
+    "assistant_http_request_seconds",
+    "HTTP request latency",
+    ["route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+
+
+class RequestContextMiddleware:
+    """Adds X-Request-ID, refuses bodies over ``max_body_bytes`` (413), records metrics."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        rid = headers.get(b"x-request-id", b"").decode("latin-1")[:64] or uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = rid
+        start = time.perf_counter()
+        status = 500
+
+        length = headers.get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
+            await _reject(send, rid, int(length), self.max_body_bytes)
+            self._observe(scope, 413, start)
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes:
+                    raise _TooLarge(received)
+            return message
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", rid.encode("latin-1"))]
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, send_with_id)
+        except _TooLarge as exc:
+            status = 413
+            await _reject(send, rid, exc.size, self.max_body_bytes)
+        finally:
+            self._observe(scope, status, start)
+
+    @staticmethod
+    def _observe(scope: Scope, status: int, start: float) -> None:
+        route = scope.get("route")
+        path = getattr(route, "path", None) or "unmatched"
+        REQUESTS.labels(scope.get("method", ""), path, str(status)).inc()
+        LATENCY.labels(path).observe(time.perf_counter() - start)
+
+
+class _TooLarge(Exception):
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+
+async def _reject(send: Send, rid: str, size: int, limit: int) -> None:
+    body: dict[str, Any] = {
+        "error": {
+            "type": "payload_too_large",
+            "message": f"request body is {size} bytes, the limit is {limit} (ASSISTANT_MAX_BODY_BYTES)",
+            "request_id": rid,
+        }
+    }
+    data = json.dumps(body).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(data)).encode()),
+                (b"x-request-id", rid.encode("latin-1")),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": data})

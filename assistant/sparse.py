@@ -1,0 +1,66 @@
+"""BM25 over the same chunk rows, with bm25s (saved as numpy arrays + JSON, no pickle)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import bm25s
+import numpy as np
+import Stemmer
+
+from assistant.errors import IndexCorruptError
+
+logger = logging.getLogger(__name__)
+
+_STEMMER = Stemmer.Stemmer("english")
+
+
+def tokenize(texts: Sequence[str]) -> list[list[str]]:
+    """Lower-cased, English stop words removed, Snowball-stemmed word tokens."""
+    out = bm25s.tokenize(
+        list(texts), stopwords="en", stemmer=_STEMMER, return_ids=False, show_progress=False
+    )
+    return [list(t) for t in out]  # type: ignore[union-attr]
+
+
+class Bm25Index:
+    """Sparse lexical scores for every row."""
+
+    def __init__(self, retriever: bm25s.BM25, n_docs: int) -> None:
+        self._bm25 = retriever
+        self.n_docs = n_docs
+
+    @classmethod
+    def build(cls, texts: Sequence[str]) -> Bm25Index:
+        retriever = bm25s.BM25()
+        tokens = tokenize(texts)
+        # bm25s cannot index an empty corpus; an empty index simply scores nothing.
+        if texts:
+            retriever.index(tokens, show_progress=False)
+        return cls(retriever, len(texts))
+
+    def save(self, path: Path) -> None:
+        path.mkdir(parents=True, exist_ok=True)
+        if self.n_docs:
+            self._bm25.save(str(path))
+
+    @classmethod
+    def load(cls, path: Path, n_docs: int) -> Bm25Index:
+        if n_docs == 0:
+            return cls(bm25s.BM25(), 0)
+        try:
+            retriever = bm25s.BM25.load(str(path), mmap=False, allow_pickle=False)
+        except (OSError, ValueError, KeyError) as exc:
+            raise IndexCorruptError(f"{path} is not a readable BM25 index: {exc}") from exc
+        return cls(retriever, n_docs)
+
+    def scores(self, query: str) -> np.ndarray:
+        """(n_docs,) BM25 scores; zeros when no query term is in the vocabulary."""
+        if not self.n_docs:
+            return np.zeros(0, dtype=np.float32)
+        tokens = [t for t in tokenize([query])[0] if t in self._bm25.vocab_dict]
+        if not tokens:
+            return np.zeros(self.n_docs, dtype=np.float32)
+        return np.asarray(self._bm25.get_scores(tokens), dtype=np.float32)

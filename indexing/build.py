@@ -1,0 +1,346 @@
+"""`assistant index build`: load -> chunk -> embed (incrementally) -> write -> publish.
+
+A build writes everything into ``<index_dir>/tmp-<id>/``, fsyncs it, renames it into
+``versions/<version>/`` and only then swaps ``current``. A build killed at any moment
+leaves the previous version serving; the next build removes its leftovers. One build
+at a time: a file lock, waited for up to ``lock_timeout_s``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from filelock import FileLock, Timeout
+
+from assistant.embeddings import SentenceTransformerEmbedder
+from assistant.errors import BuildLockedError, EvalFloorError, IndexCorruptError
+from assistant.index import (
+    BM25_DIR,
+    CHUNKS,
+    EMBEDDINGS,
+    MANIFEST,
+    VECTORS,
+    VERSIONS,
+    Manifest,
+    current_version,
+    fsync_dir,
+    list_versions,
+    load_embeddings,
+    publish_version,
+    read_chunks,
+    sha256_file,
+    write_chunks,
+)
+from assistant.sparse import Bm25Index
+from assistant.types import Chunk, Document
+from assistant.vectorstore import FaissIndex, choose_index_type
+from indexing.chunking import TokenChunker
+from indexing.fetch import FetchError, UrlFetcher
+from indexing.loaders import SkippedSource, load_bytes, load_file
+from indexing.sources import SourceItem, resolve_sources
+
+logger = logging.getLogger(__name__)
+
+LOCK_FILE = ".build.lock"
+EMBED_BATCH = 256  # texts per encode() call; also the progress bar's step
+
+
+@dataclass(slots=True)
+class BuildOptions:
+    corpus: Path
+    index_dir: Path
+    full: bool = False
+    index_type: str = "auto"
+    hnsw_threshold: int = 50_000
+    keep_versions: int = 3
+    max_file_bytes: int = 50_000_000
+    lock_timeout_s: float = 0.0  # 0: fail at once when another build runs; -1: wait forever
+
+
+@dataclass(slots=True)
+class BuildReport:
+    version: str
+    published: bool
+    files: int
+    urls: int
+    chunks: int
+    embedded: int
+    reused: int
+    embed_tokens: int
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+    full_rebuild_reason: str | None = None
+    eval: dict[str, Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["skipped"] = [{"source": s, "reason": r} for s, r in self.skipped]
+        return d
+
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+Evaluate = Callable[[Path], dict[str, Any]]  # version dir -> {"recall@5": ..., ...}
+
+
+def _load_item(item: SourceItem, fetcher: UrlFetcher | None, max_bytes: int) -> Document:
+    if item.url is not None:
+        if fetcher is None:
+            raise SkippedSource("URL sources need a fetcher")
+        try:
+            page = fetcher.fetch(item.url)
+        except FetchError as exc:
+            raise SkippedSource(f"fetch failed: {exc.reason}") from exc
+        return load_bytes(
+            page.body,
+            item.url,
+            content_type=page.content_type,
+            url=page.final_url,
+            title=item.title,
+            phases=item.phases,
+        )
+    assert item.path is not None
+    return load_file(
+        item.path, item.source, max_bytes=max_bytes, title=item.title, phases=item.phases
+    )
+
+
+def _source_hash(doc: Document) -> str:
+    return hashlib.sha256(doc.text.encode()).hexdigest()
+
+
+def _previous_vectors(
+    index_dir: Path, model: dict[str, Any], chunking: dict[str, Any]
+) -> tuple[dict[str, np.ndarray], str | None]:
+    """content_hash -> vector of the published version, if compatible; else why not."""
+    version = current_version(index_dir)
+    if version is None:
+        return {}, "no previous index"
+    path = index_dir / VERSIONS / version
+    try:
+        manifest = Manifest.read(path / MANIFEST)
+        if manifest.model != model:
+            return {}, f"embedding model changed ({manifest.model.get('name')} -> {model['name']})"
+        if manifest.chunking != chunking:
+            return {}, "chunking settings changed"
+        chunks = read_chunks(path / CHUNKS)
+        vectors = load_embeddings(path / EMBEDDINGS)
+    except (IndexCorruptError, OSError) as exc:
+        return {}, f"previous index unreadable: {exc}"
+    if len(chunks) != len(vectors):
+        return {}, "previous index has mismatched vectors"
+    return {c.content_hash: vectors[i] for i, c in enumerate(chunks)}, None
+
+
+def _clean_leftovers(index_dir: Path) -> None:
+    for p in index_dir.glob("tmp-*"):
+        logger.info("removing leftovers of an interrupted build: %s", p)
+        shutil.rmtree(p, ignore_errors=True)
+    for p in index_dir.glob(".current.*.tmp"):
+        p.unlink(missing_ok=True)
+
+
+def _prune(index_dir: Path, keep: int) -> None:
+    current = current_version(index_dir)
+    versions = list_versions(index_dir)
+    for v in versions[: max(0, len(versions) - keep)]:
+        if v != current:
+            shutil.rmtree(index_dir / VERSIONS / v, ignore_errors=True)
+
+
+def _write_version(
+    tmp: Path, chunks: list[Chunk], vectors: np.ndarray, kind: str
+) -> dict[str, str]:
+    write_chunks(tmp / CHUNKS, chunks)
+    np.save(tmp / EMBEDDINGS, vectors, allow_pickle=False)
+    FaissIndex.build(vectors, kind).save(tmp / VECTORS)
+    Bm25Index.build([c.embed_text() for c in chunks]).save(tmp / BM25_DIR)
+    files: dict[str, str] = {}
+    for f in sorted(tmp.rglob("*")):
+        if f.is_file():
+            with f.open("rb") as fh:
+                os.fsync(fh.fileno())
+            files[f.relative_to(tmp).as_posix()] = sha256_file(f)
+    fsync_dir(tmp / BM25_DIR)
+    fsync_dir(tmp)
+    return files
+
+
+def build_index(
+    options: BuildOptions,
+    embedder: SentenceTransformerEmbedder,
+    *,
+    fetcher: UrlFetcher | None = None,
+    chunk_size: int = 200,
+    chunk_overlap: int = 32,
+    evaluate: Evaluate | None = None,
+    min_recall: float = 0.0,
+    progress: Progress | None = None,
+) -> BuildReport:
+    """Build and publish a new index version; see the module docstring for guarantees."""
+    index_dir = options.index_dir
+    index_dir.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(index_dir / LOCK_FILE), timeout=options.lock_timeout_s)
+    try:
+        lock.acquire()
+    except Timeout as exc:
+        raise BuildLockedError(
+            f"another `index build` is running on {index_dir} (lock {index_dir / LOCK_FILE}); "
+            "wait for it to finish, or pass --wait"
+        ) from exc
+    try:
+        return _build_locked(
+            options, embedder, fetcher, chunk_size, chunk_overlap, evaluate, min_recall, progress
+        )
+    finally:
+        lock.release()
+
+
+def _build_locked(
+    options: BuildOptions,
+    embedder: SentenceTransformerEmbedder,
+    fetcher: UrlFetcher | None,
+    chunk_size: int,
+    chunk_overlap: int,
+    evaluate: Evaluate | None,
+    min_recall: float,
+    progress: Progress | None,
+) -> BuildReport:
+    index_dir = options.index_dir
+    _clean_leftovers(index_dir)
+    seconds: dict[str, float] = {}
+    t0 = time.perf_counter()
+
+    resolved = resolve_sources(options.corpus)
+    skipped = list(resolved.refused)
+    docs: list[Document] = []
+    for i, item in enumerate(resolved.items):
+        try:
+            docs.append(_load_item(item, fetcher, options.max_file_bytes))
+        except SkippedSource as exc:
+            skipped.append((item.source, exc.reason))
+            logger.warning("skipped %s: %s", item.source, exc.reason)
+        if progress:
+            progress("load", i + 1, len(resolved.items))
+    seconds["load"] = time.perf_counter() - t0
+
+    t = time.perf_counter()
+    chunker = TokenChunker(embedder.tokenizer, chunk_size, chunk_overlap)
+    chunks = chunker.chunk_all(docs)
+    seconds["chunk"] = time.perf_counter() - t
+
+    model = {
+        "name": embedder.model_name,
+        "dimension": embedder.dimension,
+        "max_seq_length": embedder.max_seq_length,
+    }
+    chunking = chunker.settings()
+    previous, reason = (
+        ({}, "--full") if options.full else _previous_vectors(index_dir, model, chunking)
+    )
+
+    t = time.perf_counter()
+    vectors = np.zeros((len(chunks), embedder.dimension), dtype=np.float32)
+    todo: dict[str, list[int]] = {}  # content_hash -> rows (identical chunks embed once)
+    for row, c in enumerate(chunks):
+        if c.content_hash in previous:
+            vectors[row] = previous[c.content_hash]
+        else:
+            todo.setdefault(c.content_hash, []).append(row)
+    reused = len(chunks) - sum(len(rows) for rows in todo.values())
+    hashes = list(todo)
+    embed_tokens = 0
+    for start in range(0, len(hashes), EMBED_BATCH):
+        batch = hashes[start : start + EMBED_BATCH]
+        texts = [chunks[todo[h][0]].embed_text() for h in batch]
+        out = embedder.embed_documents(texts)
+        for h, vec in zip(batch, out, strict=True):
+            vectors[todo[h]] = vec
+        embed_tokens += sum(embedder.count_tokens(x) for x in texts)
+        if progress:
+            progress("embed", min(start + EMBED_BATCH, len(hashes)), len(hashes))
+    embedded = len(chunks) - reused
+    seconds["embed"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    kind = choose_index_type(options.index_type, len(chunks), options.hnsw_threshold)
+    created = datetime.now(UTC)
+    version = f"{created.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    tmp = index_dir / f"tmp-{version}"
+    tmp.mkdir()
+    manifest = Manifest(
+        version=version,
+        created_at=created.isoformat(),
+        model=model,
+        chunking=chunking,
+        index_type=kind,
+        counts={
+            "chunks": len(chunks),
+            "sources": len(docs),
+            "embedded": embedded,
+            "reused": reused,
+            "skipped": len(skipped),
+        },
+        sources={d.source: _source_hash(d) for d in docs},
+        embed_tokens=embed_tokens,
+    )
+    manifest.files = _write_version(tmp, chunks, vectors, kind)
+    seconds["write"] = time.perf_counter() - t
+    seconds["total"] = time.perf_counter() - t0
+    manifest.stats = {
+        "seconds": {k: round(v, 3) for k, v in seconds.items()},
+        "skipped": [{"source": s, "reason": r} for s, r in skipped],
+    }
+    (tmp / MANIFEST).write_text(json.dumps(manifest.to_json(), indent=2), encoding="utf-8")
+    with (tmp / MANIFEST).open("rb") as fh:
+        os.fsync(fh.fileno())
+    (index_dir / VERSIONS).mkdir(exist_ok=True)
+    final = index_dir / VERSIONS / version
+    os.replace(tmp, final)
+    fsync_dir(index_dir / VERSIONS)
+
+    report = BuildReport(
+        version=version,
+        published=False,
+        files=sum(1 for i in resolved.items if i.url is None),
+        urls=sum(1 for i in resolved.items if i.url is not None),
+        chunks=len(chunks),
+        embedded=embedded,
+        reused=reused,
+        embed_tokens=embed_tokens,
+        skipped=skipped,
+        seconds={k: round(v, 3) for k, v in seconds.items()},
+        full_rebuild_reason=reason if not previous else None,
+    )
+    if evaluate is not None:
+        report.eval = evaluate(final)
+        recall = float(report.eval.get("recall@5", 0.0))
+        if recall < min_recall:
+            shutil.rmtree(final, ignore_errors=True)
+            raise EvalFloorError(
+                f"new index {version} scored recall@5 = {recall:.3f}, below the floor "
+                f"{min_recall:.3f} (ASSISTANT_EVAL_MIN_RECALL): not published; "
+                f"{current_version(index_dir) or 'no version'} keeps serving"
+            )
+    publish_version(index_dir, version)
+    report.published = True
+    _prune(index_dir, options.keep_versions)
+    logger.info(
+        "published index %s: %d chunks (%d embedded, %d reused)",
+        version,
+        len(chunks),
+        embedded,
+        reused,
+    )
+    return report

@@ -1,0 +1,168 @@
+"""Load corpus files and fetched pages into Documents of heading sections.
+
+``load_file`` dispatches on the file suffix, ``load_bytes`` on the Content-Type (then the
+URL's suffix). Bad content of any kind raises ``SkippedSource`` with a reason a maintainer
+can act on; no other exception escapes for bad content.
+"""
+
+from __future__ import annotations
+
+import stat
+from collections.abc import Callable
+from pathlib import Path, PurePosixPath
+from urllib.parse import urlsplit
+
+from assistant.types import Document
+from indexing.loaders.common import Parsed, SkippedSource, decode_text
+from indexing.loaders.html import parse_html
+from indexing.loaders.markdown import parse_markdown
+from indexing.loaders.notebook import parse_notebook
+from indexing.loaders.pdf import parse_pdf
+from indexing.loaders.text import parse_rst, parse_text
+
+__all__ = ["SUPPORTED_SUFFIXES", "SkippedSource", "load_bytes", "load_file"]
+
+# format name → (parser of raw bytes and an optional charset, Document.kind)
+_FORMATS: dict[str, tuple[Callable[[bytes, str | None], Parsed], str]] = {
+    "markdown": (lambda data, cs: parse_markdown(decode_text(data, cs)), "markdown"),
+    "text": (lambda data, cs: parse_text(decode_text(data, cs)), "text"),
+    "rst": (lambda data, cs: parse_rst(decode_text(data, cs)), "text"),
+    "html": (parse_html, "html"),
+    "pdf": (lambda data, _cs: parse_pdf(data), "pdf"),
+    "notebook": (lambda data, cs: parse_notebook(decode_text(data, cs)), "notebook"),
+}
+_FORMAT_BY_SUFFIX = {
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".txt": "text",
+    ".rst": "rst",
+    ".html": "html",
+    ".htm": "html",
+    ".pdf": "pdf",
+    ".ipynb": "notebook",
+}
+SUPPORTED_SUFFIXES: frozenset[str] = frozenset(_FORMAT_BY_SUFFIX)
+
+_FORMAT_BY_MIME = {
+    "text/html": "html",
+    "application/xhtml+xml": "html",
+    "text/markdown": "markdown",
+    "text/x-markdown": "markdown",
+    "text/x-rst": "rst",
+    "application/pdf": "pdf",
+    "application/x-pdf": "pdf",
+    "application/x-ipynb+json": "notebook",
+}
+# Servers label many files with these (raw.githubusercontent.com serves .md and .ipynb as
+# text/plain), so the URL's suffix decides.
+_GENERIC_MIMES = frozenset(
+    {"", "text/plain", "application/octet-stream", "binary/octet-stream", "application/json"}
+)
+
+
+def load_file(
+    path: Path,
+    source: str,
+    *,
+    max_bytes: int,
+    title: str | None = None,
+    phases: tuple[int, ...] = (),
+) -> Document:
+    """Load one corpus file; ``source`` is its path relative to the corpus root."""
+    fmt = _FORMAT_BY_SUFFIX.get(path.suffix.lower())
+    if fmt is None:
+        raise SkippedSource(f"unsupported file type {path.suffix or '(no suffix)'!r}")
+    data = _read_limited(path, max_bytes)
+    parse, kind = _FORMATS[fmt]
+    parsed = parse(data, None)
+    return _document(parsed, source, kind, title or parsed.title or path.stem, None, phases)
+
+
+def load_bytes(
+    data: bytes,
+    source: str,
+    *,
+    content_type: str | None,
+    url: str | None = None,
+    title: str | None = None,
+    phases: tuple[int, ...] = (),
+) -> Document:
+    """Load fetched bytes; the format comes from ``content_type``, else the URL's suffix."""
+    mime, charset = parse_content_type(content_type)
+    name = PurePosixPath(urlsplit(url or source).path).name
+    suffix = PurePosixPath(name).suffix.lower()
+    fmt = _FORMAT_BY_MIME.get(mime)
+    if fmt is None and mime in _GENERIC_MIMES:
+        fmt = _FORMAT_BY_SUFFIX.get(suffix) or _sniff(data, mime)
+    if fmt is None:
+        raise SkippedSource(f"unsupported content type {mime or content_type!r} for {source}")
+    parse, kind = _FORMATS[fmt]
+    parsed = parse(data, charset)
+    fallback = PurePosixPath(name).stem or urlsplit(url or source).hostname or source
+    return _document(
+        parsed, source, "url" if url else kind, title or parsed.title or fallback, url, phases
+    )
+
+
+def parse_content_type(content_type: str | None) -> tuple[str, str | None]:
+    """``"text/html; charset=ISO-8859-1"`` → ``("text/html", "ISO-8859-1")``."""
+    if not content_type:
+        return "", None
+    mime, _, params = content_type.partition(";")
+    charset = None
+    for param in params.split(";"):
+        key, _, value = param.partition("=")
+        if key.strip().lower() == "charset" and value.strip().strip("\"'"):
+            charset = value.strip().strip("\"'")
+    return mime.strip().lower(), charset
+
+
+def _sniff(data: bytes, mime: str) -> str | None:
+    """Guess a format for unlabelled bytes with no known suffix."""
+    head = data[:1024].lstrip().lower()
+    if head.startswith(b"%pdf-"):
+        return "pdf"
+    if head.startswith((b"<!doctype html", b"<html")):
+        return "html"
+    return "text" if mime in ("", "text/plain") else None
+
+
+def _read_limited(path: Path, max_bytes: int) -> bytes:
+    """The file's bytes; its size is checked before reading (and again while reading)."""
+    try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise SkippedSource("not a regular file")
+        if info.st_size > max_bytes:
+            raise SkippedSource(f"too large: {info.st_size} bytes > {max_bytes}")
+        with path.open("rb") as fh:
+            data = fh.read(max_bytes + 1)  # the file may have grown since stat
+    except FileNotFoundError as exc:
+        raise SkippedSource("not found") from exc
+    except PermissionError as exc:
+        raise SkippedSource("unreadable: permission denied") from exc
+    except OSError as exc:
+        raise SkippedSource(f"unreadable: {exc.strerror or exc}") from exc
+    if len(data) > max_bytes:
+        raise SkippedSource(f"too large: more than {max_bytes} bytes")
+    return data
+
+
+def _document(
+    parsed: Parsed,
+    source: str,
+    kind: str,
+    title: str,
+    url: str | None,
+    phases: tuple[int, ...],
+) -> Document:
+    if not parsed.sections:
+        raise SkippedSource("empty: no text after removing markup")
+    return Document(
+        source=source,
+        title=title,
+        sections=parsed.sections,
+        url=url,
+        phases=tuple(phases),
+        kind=kind,
+    )

@@ -1,0 +1,104 @@
+"""HTML → heading sections: find the main content, drop page chrome, keep headings and code.
+
+Tuned on Sphinx output (the Python docs, Read the Docs) and ordinary article pages; the
+text walk itself lives in ``html_text.py``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from bs4 import BeautifulSoup, Tag
+
+from indexing.loaders.common import Parsed, SkippedSource, decode_text, non_empty
+from indexing.loaders.html_text import SectionWriter
+
+# Where the content is, most specific first: Sphinx (role=main / div.body), then HTML5.
+_MAIN_FINDERS: tuple[tuple[str | bool, dict[str, Any]], ...] = (
+    ("div", {"role": "main"}),
+    ("article", {"role": "main"}),
+    ("div", {"class": "body"}),
+    ("main", {}),
+    (True, {"role": "main"}),  # True: any element
+)
+# Page chrome, dropped wherever it appears inside the content.
+_NOISE_TAGS = frozenset(
+    {
+        *("nav", "aside", "footer", "script", "style", "noscript", "form", "template"),
+        *("iframe", "svg", "button", "select", "input", "textarea"),
+    }
+)
+_NOISE_CLASSES = frozenset(
+    {"sphinxsidebar", "related", "headerlink", "skip-link", "skip-to-content"}
+)
+_NOISE_ROLES = frozenset({"navigation", "search", "banner", "contentinfo"})
+_SKIP_LINK = re.compile(r"^\s*skip to (the )?(main )?content\s*$", re.IGNORECASE)
+_COOKIE = re.compile(r"cookie|consent|gdpr", re.IGNORECASE)
+_COOKIE_MAX_CHARS = 2000  # a banner is short; a long element matching "cookie" is content
+_META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?\s*([A-Za-z0-9_.:-]+)", re.IGNORECASE)
+
+
+def parse_html(data: bytes, charset: str | None = None) -> Parsed:
+    """Sections of an HTML page; title = first <h1> of the content, else <title>.
+
+    ``charset`` is the one from the Content-Type header; without it the page's own
+    ``<meta charset>`` counts, then UTF-8.
+    """
+    if charset is None:
+        declared = _META_CHARSET.search(data[:4096])
+        charset = declared.group(1).decode("ascii") if declared else None
+    text = decode_text(data, charset)
+    soup = BeautifulSoup(text, "lxml")
+    page_title = " ".join(soup.title.get_text().split()) if soup.title else ""
+    root = main_content(soup)
+    drop_chrome(root)
+    writer = SectionWriter()
+    try:
+        writer.walk(root)
+    except RecursionError as exc:
+        raise SkippedSource("HTML nested too deeply to read") from exc
+    sections = non_empty(writer.finish())
+    return Parsed(sections, writer.first_h1 or page_title or None)
+
+
+def main_content(soup: BeautifulSoup) -> Tag:
+    """The element holding the page's content: Sphinx body, <main>, one <article>, or <body>."""
+    for name, attrs in _MAIN_FINDERS:
+        found = soup.find(name, attrs=attrs)
+        if isinstance(found, Tag):
+            return found
+    articles = soup.find_all("article")
+    if len(articles) == 1 and isinstance(articles[0], Tag):
+        return articles[0]
+    return soup.body if soup.body is not None else soup
+
+
+def drop_chrome(root: Tag) -> None:
+    """Remove navigation, sidebars, scripts, permalink marks, skip links and cookie banners.
+
+    One pass in Python: CSS selectors (soupsieve) cost seconds on a large Sphinx page.
+    """
+    in_article = root.name in ("main", "article")
+    for tag in root.find_all(True):
+        if tag.decomposed:  # inside something already dropped
+            continue
+        if _is_chrome(tag, in_article):
+            tag.decompose()
+
+
+def _is_chrome(tag: Tag, in_article: bool) -> bool:
+    if tag.name in _NOISE_TAGS or tag.get("role") in _NOISE_ROLES:
+        return True
+    classes: list[str] = list(tag.get("class") or [])
+    if _NOISE_CLASSES.intersection(classes):
+        return True
+    if tag.name == "header":
+        # Inside <main>/<article> a <header> holds the article's <h1>; elsewhere it is the
+        # site banner.
+        return not in_article and tag.find_parent(["main", "article"]) is None
+    if tag.name == "a" and _SKIP_LINK.match(tag.get_text()):
+        return True
+    names = " ".join([str(tag.get("id") or ""), *classes])
+    # A banner is short; a long element whose class mentions cookies is content.
+    return bool(_COOKIE.search(names)) and len(tag.get_text()) < _COOKIE_MAX_CHARS

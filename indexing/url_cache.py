@@ -1,0 +1,114 @@
+"""On-disk cache of fetched URLs: body + JSON metadata (no pickle), keyed by sha256 of the URL.
+
+Lets the build revalidate with ETag / Last-Modified and keep working offline. Entries are
+written atomically and checked on read; a damaged entry is ignored, never trusted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+
+
+@dataclass(slots=True)
+class CacheEntry:
+    """What was stored for one requested URL."""
+
+    url: str
+    final_url: str  # after redirects; validators belong to this URL
+    content_type: str | None
+    status: int
+    etag: str | None
+    last_modified: str | None
+    fetched_at: float  # unix seconds of the last full download or revalidation
+    body_sha256: str
+    size: int  # bytes
+
+
+class UrlCache:
+    """One directory of ``<sha256(url)>.json`` + ``<sha256(url)>.body`` pairs."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _paths(self, url: str) -> tuple[Path, Path]:
+        key = hashlib.sha256(url.encode("utf-8")).hexdigest()
+        return self.root / f"{key}.json", self.root / f"{key}.body"
+
+    def get(self, url: str) -> tuple[CacheEntry, bytes] | None:
+        """The entry and body for ``url``, or None when absent or damaged."""
+        meta_path, body_path = self._paths(url)
+        if not meta_path.exists():
+            return None
+        try:
+            raw: Any = json.loads(meta_path.read_text("utf-8"))
+            if raw.get("format") != FORMAT_VERSION:
+                return None
+            entry = CacheEntry(**{k: raw[k] for k in CacheEntry.__dataclass_fields__})
+            body = body_path.read_bytes()
+        except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+            logger.warning("ignoring damaged URL cache entry for %s: %s", url, exc)
+            return None
+        if entry.url != url or hashlib.sha256(body).hexdigest() != entry.body_sha256:
+            logger.warning("ignoring URL cache entry for %s: body does not match its hash", url)
+            return None
+        return entry, body
+
+    def put(self, entry: CacheEntry, body: bytes | None) -> None:
+        """Store ``entry`` (and ``body`` when given: None keeps the stored body)."""
+        meta_path, body_path = self._paths(entry.url)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            if body is not None:
+                _write_atomic(body_path, body)
+            meta = {"format": FORMAT_VERSION, **asdict(entry)}
+            _write_atomic(meta_path, json.dumps(meta, indent=1).encode("utf-8"))
+        except OSError as exc:  # a cache we cannot write costs a refetch, not the build
+            logger.warning("could not write URL cache entry for %s: %s", entry.url, exc)
+
+    @staticmethod
+    def new_entry(
+        url: str,
+        final_url: str,
+        content_type: str | None,
+        status: int,
+        etag: str | None,
+        last_modified: str | None,
+        body: bytes,
+    ) -> CacheEntry:
+        return CacheEntry(
+            url=url,
+            final_url=final_url,
+            content_type=content_type,
+            status=status,
+            etag=etag,
+            last_modified=last_modified,
+            fetched_at=time.time(),
+            body_sha256=hashlib.sha256(body).hexdigest(),
+            size=len(body),
+        )
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Write to a temp file in the same folder, then rename over ``path``."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
