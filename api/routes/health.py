@@ -27,7 +27,7 @@ def read_ready(state: AppStateDep) -> JSONResponse:
     a = state.assistant
     deps: dict[str, Any] = {}
     cache = a.cache
-    if hasattr(cache, "ping"):
+    if state.settings.redis_url:
         ok = cache.ping()
         deps["redis"] = (
             "ok" if ok else f"down ({getattr(cache, 'last_error', None) or 'no answer'})"
