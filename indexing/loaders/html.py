@@ -80,11 +80,14 @@ def drop_chrome(root: Tag) -> None:
     One pass in Python: CSS selectors (soupsieve) cost seconds on a large Sphinx page.
     """
     in_article = root.name in ("main", "article")
-    for tag in root.find_all(True):
-        if tag.decomposed:  # inside something already dropped
-            continue
-        if _is_chrome(tag, in_article):
-            tag.decompose()
+    doomed: list[Tag] = []
+    stack = [root]
+    while stack:  # iterative: real pages can nest deeper than Python's recursion limit
+        for child in stack.pop().children:
+            if isinstance(child, Tag):
+                (doomed if _is_chrome(child, in_article) else stack).append(child)
+    for tag in doomed:
+        tag.decompose()
 
 
 def _is_chrome(tag: Tag, in_article: bool) -> bool:

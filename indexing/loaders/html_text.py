@@ -23,6 +23,9 @@ _INLINE_TAGS = frozenset(
     }
 )
 _SKIPPED_TAGS = frozenset(("img", "hr", "head", "title", "meta", "link"))
+_GAP_TAGS = frozenset(("p", "div", "li", "dt", "dd", "tr", "td", "th", "pre"))
+_MAX_DEPTH = 150  # deeper block nesting is flattened to text instead of walked recursively
+_STRUCTURED = ["pre", "table", "ul", "ol", "dl"]  # kept in shape inside list items
 _SPACES = re.compile(r"\s+")
 _HIGHLIGHT = re.compile(r"^(?:highlight|language|lang)-([\w+#-]+)$")
 _LANGUAGE_ALIASES = {
@@ -38,21 +41,24 @@ def inline_text(node: PageElement) -> str:
     """Visible text of an element on one line; ``<br>`` becomes a line break."""
     parts: list[str] = []
     _collect_inline(node, parts)
-    text = "".join(parts)
+    return _tidy_inline("".join(parts))
+
+
+def _tidy_inline(text: str) -> str:
     return "\n".join(" ".join(line.split()) for line in text.split("\n")).strip()
 
 
 def _collect_inline(node: PageElement, parts: list[str]) -> None:
-    if isinstance(node, NavigableString):
-        if not isinstance(node, PreformattedString):  # comments, CDATA, doctype
-            parts.append(_SPACES.sub(" ", str(node)))
-    elif isinstance(node, Tag):
-        if node.name == "br":
-            parts.append("\n")
-        elif node.name not in _SKIPPED_TAGS:
-            for child in node.children:
-                _collect_inline(child, parts)
-            if node.name in ("p", "div", "li", "dt", "dd", "tr", "pre"):
+    """Append the text of ``node`` (iteratively: inline markup can nest arbitrarily deep)."""
+    nodes = [node, *node.descendants] if isinstance(node, Tag) else [node]
+    for item in nodes:
+        if isinstance(item, NavigableString):
+            if not isinstance(item, PreformattedString):  # comments, CDATA, doctype
+                parts.append(_SPACES.sub(" ", str(item)))
+        elif isinstance(item, Tag):
+            if item.name == "br":
+                parts.append("\n")
+            elif item.name in _GAP_TAGS:
                 parts.append(" ")  # block children flattened into a line still need a gap
 
 
@@ -104,16 +110,23 @@ def list_text(lst: Tag, depth: int = 0) -> str:
         for child in li.children:
             if isinstance(child, Tag) and child.name in ("ul", "ol"):
                 blocks.append(list_text(child, depth + 1))
-            elif isinstance(child, Tag) and child.name == "pre":
-                blocks.append(_indent(code_block(child), indent + "  "))
-            elif isinstance(child, Tag) and child.name == "table":
-                blocks.append(_indent(table_text(child), indent + "  "))
+            elif isinstance(child, Tag) and (
+                child.name in _STRUCTURED or child.find(_STRUCTURED) is not None
+            ):
+                blocks.append(_indent(_rendered(child), indent + "  "))
             else:
                 words.append(inline_text(child))
         head = " ".join(w for w in words if w).replace("\n", " ")
         lines.append(f"{indent}{marker} {head}".rstrip())
         lines.extend(b for b in blocks if b.strip())
     return "\n".join(lines)
+
+
+def _rendered(tag: Tag) -> str:
+    """A block element (code, table, nested list inside a wrapper) rendered on its own."""
+    writer = SectionWriter()
+    writer.walk_block(tag)
+    return "\n\n".join(section.text for section in writer.finish())
 
 
 def _indent(text: str, prefix: str) -> str:
@@ -128,6 +141,7 @@ class SectionWriter:
         self.first_h1: str | None = None
         self._stack: list[tuple[int, str, str | None]] = []  # (level, heading, anchor)
         self._blocks: list[str] = []
+        self._depth = 0  # nesting of walk() calls
 
     def finish(self) -> list[Section]:
         self._flush()
@@ -135,6 +149,10 @@ class SectionWriter:
 
     def walk(self, element: Tag) -> None:
         """Emit the blocks of ``element``; runs of inline children form one paragraph."""
+        if self._depth >= _MAX_DEPTH:
+            self._add(inline_text(element))
+            return
+        self._depth += 1
         run: list[PageElement] = []
         for child in element.children:
             if isinstance(child, NavigableString) or (
@@ -147,6 +165,11 @@ class SectionWriter:
             if isinstance(child, Tag):
                 self._block(child)
         self._paragraph(run)
+        self._depth -= 1
+
+    def walk_block(self, tag: Tag) -> None:
+        """Emit one block-level element."""
+        self._block(tag)
 
     def _block(self, tag: Tag) -> None:
         name = tag.name
@@ -169,8 +192,7 @@ class SectionWriter:
         parts: list[str] = []
         for node in run:
             _collect_inline(node, parts)
-        text = "".join(parts)
-        self._add("\n".join(" ".join(line.split()) for line in text.split("\n")).strip())
+        self._add(_tidy_inline("".join(parts)))
 
     def _add(self, block: str) -> None:
         if block.strip():

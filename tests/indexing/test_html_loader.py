@@ -230,3 +230,16 @@ def test_heading_anchor_comes_from_its_own_section_only(tmp_path: Path) -> None:
         ("Loose", None),  # a later heading of the section does not borrow its id
         ("Named", "named"),
     ]
+
+
+def test_code_inside_a_list_item_keeps_its_lines() -> None:
+    html = (
+        b"<html><body><main><ol><li><p>Install it:</p><div class='highlight-bash'>"
+        b"<div class='highlight'><pre>pip install x\npip install y</pre></div></div></li>"
+        b"<li>Second <ul><li>deep</li></ul></li></ol></main></body></html>"
+    )
+    doc = load_bytes(html, "https://x.org/setup.html", content_type="text/html")
+    assert doc.title == "setup"
+    assert doc.sections[0].text == (
+        "1. Install it:\n  ```bash\n  pip install x\n  pip install y\n  ```\n2. Second\n  - deep"
+    )
