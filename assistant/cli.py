@@ -117,8 +117,10 @@ def index_build(
     fetcher = UrlFetcher(
         s.resolved_url_cache_dir,
         allow_private=s.allow_private_urls,
+        allowed_networks=s.url_allowed_networks,
         timeout_s=s.url_timeout_s,
         max_bytes=s.url_max_bytes,
+    )
     )
     bars: dict[str, tqdm] = {}
 
@@ -148,16 +150,19 @@ def index_build(
         max_file_bytes=s.max_file_bytes,
         lock_timeout_s=-1 if wait else 0,
     )
-    report = build_index(
-        options,
-        embedder,
-        fetcher=fetcher,
-        chunk_size=s.chunk_size,
-        chunk_overlap=s.chunk_overlap,
-        evaluate=evaluate,
-        min_recall=min_recall if min_recall is not None else s.eval_min_recall,
-        progress=progress,
-    )
+    try:
+        report = build_index(
+            options,
+            embedder,
+            fetcher=fetcher,
+            chunk_size=s.chunk_size,
+            chunk_overlap=s.chunk_overlap,
+            evaluate=evaluate,
+            min_recall=min_recall if min_recall is not None else s.eval_min_recall,
+            progress=progress,
+        )
+    finally:
+        fetcher.close()
     for bar in bars.values():
         bar.close()
     ledger = make_ledger(s)

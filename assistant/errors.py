@@ -2,6 +2,7 @@
 
     AssistantError
     ├── BadInputError            the request or file is wrong: fix it and retry (HTTP 400/413/422)
+    │   ├── indexing.loaders.SkippedSource  a corpus file that cannot be read (the build skips it)
     │   └── PayloadTooLargeError  a request or file over a size limit (HTTP 413)
     ├── AuthError                missing or wrong API key (HTTP 401/403)
     ├── RateLimitedError         too many requests: wait ``retry_after`` seconds (HTTP 429)
@@ -12,6 +13,7 @@
     │   └── BuildLockedError     another build holds the lock: wait for it
     ├── EvalFloorError           a new index scored below the recall floor; not published
     ├── ConfigError              a setting is wrong (unknown model path, bad URL) (HTTP 500)
+    ├── indexing.fetch.FetchError a URL source could not be fetched (the build reports it)
     └── UpstreamModelError       the LLM endpoint failed after retries (HTTP 502)
         └── UpstreamTimeoutError the LLM endpoint timed out or stalled (HTTP 504)
 

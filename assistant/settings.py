@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     allow_private_urls: bool = Field(
         False, description="Allow URL sources on loopback/private/link-local addresses."
     )
+    url_allowed_networks: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="CIDR networks URL sources may use even if private, e.g. 10.1.2.0/24.",
+    )
     url_timeout_s: float = Field(15.0, gt=0, description="Per-URL fetch timeout in seconds.")
     url_max_bytes: int = Field(10_000_000, gt=0, description="Largest URL response accepted.")
     max_file_bytes: int = Field(50_000_000, gt=0, description="Largest corpus file accepted.")
@@ -144,7 +148,7 @@ class Settings(BaseSettings):
             raise ValueError(f"chunk_overlap must be < chunk_size ({size}), got {v}")
         return v
 
-    @field_validator("api_keys", "cors_origins", mode="before")
+    @field_validator("api_keys", "cors_origins", "url_allowed_networks", mode="before")
     @classmethod
     def _split_csv(cls, v: object) -> object:
         # Accept "a,b" as well as a JSON list, so env files stay readable.

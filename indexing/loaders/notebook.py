@@ -16,16 +16,25 @@ _ANY_HEADING = re.compile(r"^ {0,3}#{1,6}[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
 def parse_notebook(text: str) -> Parsed:
     """Sections of a notebook; the title is its first heading of any level."""
     try:
-        # as_version=4 upgrades v3 notebooks; a non-notebook JSON fails here.
+        # as_version=4 upgrades v3 notebooks. nbformat only logs most schema errors, so a
+        # malformed cell or metadata surfaces below as a type or attribute error.
         nb = nbformat.reads(text, as_version=4)
-        cells: list[Any] = list(nb.cells)
+        markdown, first_heading = _as_markdown(nb)
     except Exception as exc:  # nbformat raises JSON, validation and key errors alike
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise SkippedSource(f"invalid notebook: {detail}") from exc
+    parsed = parse_markdown(markdown)
+    if first_heading is not None:
+        first_heading = heading_text(first_heading) or None
+    return Parsed(parsed.sections, first_heading or parsed.title)
+
+
+def _as_markdown(nb: Any) -> tuple[str, str | None]:
+    """The notebook as one Markdown text (code cells fenced), and its first heading."""
     language = _language(nb)
     parts: list[str] = []
     first_heading: str | None = None
-    for cell in cells:
+    for cell in nb.cells:
         source = cell.get("source", "")
         source = "".join(source) if isinstance(source, list) else str(source)
         if not source.strip():
@@ -40,10 +49,7 @@ def parse_notebook(text: str) -> Parsed:
             fence = "`" * max(3, longest + 1)
             parts.append(f"{fence}{language}\n{source.rstrip()}\n{fence}")
         # raw cells hold conversion directives (LaTeX, reST), not prose: dropped
-    parsed = parse_markdown("\n\n".join(parts))
-    if first_heading is not None:
-        first_heading = heading_text(first_heading) or None
-    return Parsed(parsed.sections, first_heading or parsed.title)
+    return "\n\n".join(parts), first_heading
 
 
 def _language(nb: Any) -> str:

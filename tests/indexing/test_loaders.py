@@ -430,9 +430,29 @@ def test_notebook_markdown_and_code_cells(tmp_path: Path) -> None:
     assert doc.sections[1].text.endswith("```python\na + b\n```")
 
 
-@pytest.mark.parametrize("content", ["{not json", '{"cells": "nope"}', "[]"])
+@pytest.mark.parametrize(
+    "content",
+    [
+        "{not json",
+        '{"cells": "nope"}',
+        "[]",
+        # nbformat only logs these schema errors; the loader must still refuse cleanly
+        '{"cells": [1], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}',
+        '{"cells": [], "metadata": {"language_info": 3}, "nbformat": 4, "nbformat_minor": 5}',
+    ],
+)
 def test_invalid_notebook_is_skipped(tmp_path: Path, content: str) -> None:
     assert skipped(tmp_path, "bad.ipynb", content).startswith("invalid notebook: ")
+
+
+def test_version_3_notebook_is_upgraded(tmp_path: Path) -> None:
+    v3 = (
+        '{"nbformat": 3, "nbformat_minor": 0, "metadata": {}, "worksheets": [{"cells": ['
+        '{"cell_type": "markdown", "source": "# Old Format\\n\\nStill read."}]}]}'
+    )
+    doc = load(tmp_path, "old.ipynb", v3)
+    assert doc.title == "Old Format"
+    assert doc.sections[0].text == "Still read."
 
 
 # --- bytes from URLs ------------------------------------------------------------------
