@@ -121,7 +121,6 @@ def index_build(
         timeout_s=s.url_timeout_s,
         max_bytes=s.url_max_bytes,
     )
-    )
     bars: dict[str, tqdm] = {}
 
     def progress(stage: str, done: int, total: int) -> None:
