@@ -385,10 +385,8 @@ def costs(since: str | None, by: str | None, as_json: bool) -> None:
 
 
 def _attach_finetune() -> None:
-    try:
-        from finetune.cli import finetune
-    except ImportError:  # pragma: no cover - finetune is part of the distribution
-        return
+    from finetune.cli import finetune
+
     main.add_command(finetune)
 
 

@@ -1,0 +1,224 @@
+"""`assistant finetune data|train`: build Q&A pairs from the corpus, train a LoRA adapter."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+import click
+
+from assistant.errors import AssistantError, BadInputError, IndexNotBuiltError
+from assistant.settings import get_settings
+from assistant.types import Chunk
+from finetune.config import TrainConfig
+from finetune.corpus_pairs import DataReport, Retriever, build_pairs
+from finetune.data import CURATED_PAIRS, write_pairs
+
+DEFAULT_PAIRS = Path("var/finetune/pairs.jsonl")
+
+
+class FinetuneGroup(click.Group):
+    """Our errors become one line on stderr and exit 2 (bad input) or 1, as in `assistant`."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except AssistantError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2 if isinstance(exc, BadInputError) else 1)
+
+
+@click.group(cls=FinetuneGroup)
+def finetune() -> None:
+    """Fine-tune a local model with LoRA on Q&A pairs made from the corpus."""
+
+
+def index_retriever(index_dir: Path | None) -> tuple[Retriever, str]:
+    """The service's own retrieval (embedder, hybrid search, passage budget) as a callable."""
+    from assistant.factory import make_embedder, make_retriever
+    from assistant.prompts import fit_passages
+    from assistant.snapshot import IndexSnapshot
+
+    settings = get_settings()
+    if index_dir is not None:
+        settings = settings.model_copy(update={"index_dir": index_dir})
+    embedder = make_embedder(settings)
+    try:
+        snapshot = IndexSnapshot.load(
+            settings.index_dir, model_name=embedder.model_name, dimension=embedder.dimension
+        )
+    except IndexNotBuiltError as exc:
+        raise IndexNotBuiltError(
+            f"{exc}; or pass --no-retrieval to give each pair only its source passage"
+        ) from exc
+    retriever = make_retriever(settings)
+
+    def retrieve(question: str, k: int) -> Sequence[Chunk]:
+        hits = retriever.search(snapshot, question, embedder.embed_query(question), k)
+        # The same token budget the service applies before it builds the prompt.
+        chunks = [h.chunk for h in hits]
+        return fit_passages(chunks, settings.context_tokens, embedder.count_tokens)
+
+    return retrieve, snapshot.version
+
+
+def _data_summary(out: Path, report: DataReport, version: str | None) -> str:
+    origins = ", ".join(f"{k} {v}" for k, v in sorted(report.by_origin.items()))
+    if report.retrieval:
+        passages = (
+            f"up to {report.passages_per_pair} retrieved passages per pair (index {version}); "
+            f"{report.gold_inserted} pairs got their source passage first because retrieval "
+            "missed it"
+        )
+    else:
+        passages = "each pair carries only its source passage (--no-retrieval)"
+    return "\n".join(
+        [
+            f"wrote {report.total} pairs to {out}",
+            f"  by origin: {origins}",
+            f"  duplicates dropped: {report.duplicates_dropped}",
+            f"  passages: {passages}",
+        ]
+    )
+
+
+@finetune.command("data")
+@click.option("--corpus", type=click.Path(path_type=Path), help="Corpus folder (default ./corpus).")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_PAIRS,
+    show_default=True,
+    help="JSONL file to write.",
+)
+@click.option(
+    "--curated",
+    type=click.Path(path_type=Path),
+    default=CURATED_PAIRS,
+    help="Hand-written pairs merged in first (default: the ones the project keeps).",
+)
+@click.option("--no-curated", is_flag=True, help="Leave the curated pairs out.")
+@click.option("--k", type=int, help="Passages retrieved per question (default ASSISTANT_TOP_K).")
+@click.option("--index-dir", type=click.Path(path_type=Path), help="Index to retrieve from.")
+@click.option("--no-retrieval", is_flag=True, help="Give each pair only its source passage.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable report.")
+def data_command(
+    corpus: Path | None,
+    out: Path,
+    curated: Path,
+    no_curated: bool,
+    k: int | None,
+    index_dir: Path | None,
+    no_retrieval: bool,
+    as_json: bool,
+) -> None:
+    """Build Q&A pairs from the roadmap and notes, with retrieved passages, plus curated pairs.
+
+    \b
+    Example:
+      assistant finetune data --out var/finetune/pairs.jsonl --k 3
+    """
+    settings = get_settings()
+    k = settings.top_k if k is None else k
+    if k <= 0:
+        raise BadInputError(f"--k must be > 0, got {k}")
+    retrieve, version = (None, None) if no_retrieval else index_retriever(index_dir)
+    pairs, report = build_pairs(
+        corpus or settings.corpus_dir,
+        retrieve=retrieve,
+        k=k,
+        curated=None if no_curated else curated,
+    )
+    write_pairs(out, pairs)
+    if as_json:
+        click.echo(json.dumps({"out": str(out), "index_version": version, **asdict(report)}))
+    else:
+        click.echo(_data_summary(out, report, version))
+
+
+@finetune.command("train")
+@click.option("--base", required=True, help="Base causal LM: a local folder or a cached hub name.")
+@click.option("--data", "data_path", required=True, type=click.Path(path_type=Path), help="JSONL Q&A pairs.")  # fmt: skip
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Adapter folder.")
+@click.option("--resume", is_flag=True, help="Continue from <out>/checkpoint.")
+@click.option("--overwrite", is_flag=True, help="Replace an adapter already in --out.")
+@click.option("--merge", is_flag=True, help="Also write merged full weights to <out>/merged.")
+@click.option("--max-steps", type=int, help="Optimizer steps in total.")
+@click.option("--batch-size", type=int, help="Examples per micro-batch.")
+@click.option("--grad-accum", "grad_accum_steps", type=int, help="Micro-batches per step.")
+@click.option("--lr", "learning_rate", type=float, help="Peak learning rate.")
+@click.option("--lora-r", type=int, help="LoRA rank.")
+@click.option("--lora-alpha", type=int, help="LoRA alpha (scale = alpha / r).")
+@click.option("--lora-dropout", type=float, help="Dropout on the LoRA path.")
+@click.option("--target-modules", help='"all-linear" or a comma list such as q_proj,v_proj.')
+@click.option("--max-seq-len", type=int, help="Tokens per example.")
+@click.option("--eval-fraction", type=float, help="Share of pairs held out for eval loss.")
+@click.option("--eval-every", type=int, help="Steps between eval-loss points (0 = ends only).")
+@click.option("--save-every", type=int, help="Steps between checkpoints (0 = none).")
+@click.option("--seed", type=int, help="Seed for init, data order and split.")
+@click.option("--device", help="cpu, cuda, cuda:1 (default: cuda when available).")
+@click.option("--no-gradient-checkpointing", is_flag=True, help="Faster, more memory.")
+@click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+@click.option("--json", "as_json", is_flag=True, help="Print report.json.")
+def train_command(
+    base: str,
+    data_path: Path,
+    out: Path,
+    resume: bool,
+    overwrite: bool,
+    merge: bool,
+    no_gradient_checkpointing: bool,
+    no_progress: bool,
+    as_json: bool,
+    target_modules: str | None,
+    **overrides: Any,
+) -> None:
+    """Train a LoRA adapter on Q&A pairs, in the same RAG prompt format the service uses.
+
+    \b
+    Example:
+      assistant finetune train --base Qwen/Qwen2.5-0.5B-Instruct \\
+          --data var/finetune/pairs.jsonl --out var/finetune/qwen-lora
+    """
+    from finetune.train import train
+
+    given = {k: v for k, v in overrides.items() if v is not None}
+    if target_modules:
+        names = [m.strip() for m in target_modules.split(",") if m.strip()]
+        given["target_modules"] = names[0] if names == ["all-linear"] else names
+    if no_gradient_checkpointing:
+        given["gradient_checkpointing"] = False
+    cfg = replace(TrainConfig(), **given)
+    result = train(
+        cfg,
+        base=base,
+        data=data_path,
+        out=out,
+        resume=resume,
+        overwrite=overwrite,
+        merge=merge,
+        progress=not no_progress,
+    )
+    r = result.report
+    if as_json:
+        click.echo(json.dumps(r.to_json()))
+        return
+    click.echo(
+        "\n".join(
+            [
+                f"adapter written to {out} ({r.steps} steps, {r.train_seconds:.1f}s training)",
+                f"  eval loss: {r.eval_loss_before:.4f} -> {r.eval_loss_after:.4f}",
+                f"  trainable parameters: {r.trainable_params:,} of {r.total_params:,} "
+                f"({100 * r.trainable_fraction:.3f}%)",
+                f"  throughput: {r.tokens_per_s:,.0f} tokens/s on {r.device} ({r.dtype})",
+                f"  report: {out / 'report.json'}, curve: {out / 'loss_curve.png'}",
+                *([f"  merged weights: {r.merged_dir}"] if r.merged_dir else []),
+                f"  serve it: ASSISTANT_LLM_BACKEND=local ASSISTANT_LLM_MODEL={base} "
+                f"ASSISTANT_LLM_ADAPTER={out} assistant serve",
+            ]
+        )
+    )
