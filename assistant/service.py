@@ -11,8 +11,8 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from collections.abc import Generator as Gen
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -204,7 +204,7 @@ class StudyAssistant:
         phases: list[int] | None = None,
         mode: str = "hybrid",
     ) -> tuple[list[SearchHit], str]:
-        k = k or self.top_k
+        k = self.top_k if k is None else k  # k=0 is bad input, not "the default"
         query = self.validate(query, "query", k)
         snap = self.snapshot
         vec = self.embedder.embed_query(query)
@@ -275,9 +275,10 @@ class StudyAssistant:
         conv_id = opts.conversation_id or uuid.uuid4().hex
         standalone = condense_question(question, history)
         key, namespace = self._cache_key(standalone, opts)
-        degraded = not getattr(self.cache, "healthy", True)
 
         cached = self.cache.get(key)
+        # Read after the first cache call, so the request that meets a dead Redis says so.
+        degraded = not getattr(self.cache, "healthy", True)
         outcome = "hit" if self._valid(cached, snap) else "miss"
         embed_ms = retrieve_ms = generate_ms = 0.0
         qvec = None
@@ -346,9 +347,7 @@ class StudyAssistant:
             if best >= self.min_score
             else []
         )
-        passages = fit_passages(
-            [h.chunk for h in relevant], self.context_tokens, self.embedder.count_tokens
-        )
+        passages = fit_passages([h.chunk for h in relevant], *self._passage_budget())
         scores = {h.chunk.chunk_id: h.score for h in relevant}
 
         generator = self.generator
@@ -447,6 +446,19 @@ class StudyAssistant:
             embed_tokens=self.embedder.count_tokens(standalone),
         )
         yield "done", result
+
+    def _passage_budget(self) -> tuple[int, Callable[[str], int]]:
+        """Token budget for passages, in the generator's own tokens when it has a tokenizer.
+
+        A local model's context (max positions) bounds the prompt: leave room for the
+        completion and for the system prompt, history and question (~384 tokens).
+        """
+        budget = self.context_tokens
+        window = getattr(self.generator, "context_tokens", None)
+        if window:
+            budget = max(64, min(budget, window - self.max_tokens - 384))
+        count = getattr(self.generator, "count_tokens", None) or self.embedder.count_tokens
+        return budget, count
 
     def _generate(
         self, request: GenerationRequest

@@ -195,6 +195,10 @@ class LocalGenerator:
         self._lock = threading.Lock()
         logger.info("local model %s loaded on %s", self.model, self.device)
 
+    def count_tokens(self, text: str) -> int:
+        """Tokens of this model's tokenizer (the service sizes prompts with it)."""
+        return len(encode_text(self.tokenizer, text))
+
     def _stop_ids(self) -> list[int]:
         ids: list[int] = []
         for value in (self._lm.generation_config.eos_token_id, self.tokenizer.eos_token_id):
