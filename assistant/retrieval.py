@@ -54,9 +54,9 @@ class HybridRetriever:
     def __init__(
         self,
         *,
-        fusion: Literal["rrf", "weighted"] = "rrf",
+        fusion: Literal["rrf", "weighted"] = "weighted",
         rrf_k: int = 60,
-        dense_weight: float = 0.5,
+        dense_weight: float = 0.6,
         candidates: int = 50,
         dedupe_overlap: float = 0.8,
         reranker: Any | None = None,
