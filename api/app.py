@@ -94,6 +94,9 @@ def create_app(
             if isinstance(route, APIRoute) and not route.summary and route.description:
                 route.summary = route.description.strip().splitlines()[0]
         app.include_router(module.router)
+    # The last middleware added is the outermost: CORS wraps everything, so even a 413
+    # from the body limit carries CORS headers and a cross-origin widget can read it.
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -103,5 +106,4 @@ def create_app(
             expose_headers=["X-Request-ID", "Retry-After"],
             max_age=600,
         )
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     return app

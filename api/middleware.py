@@ -45,18 +45,29 @@ class RequestContextMiddleware:
             self._observe(scope, 413, start)
             return
         received = 0
+        too_large = 0  # bytes received when a body without Content-Length passed the limit
+        rejected = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, too_large
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body_bytes:
+                    too_large = received
                     raise _TooLarge(received)
             return message
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, rejected
+            if too_large:
+                # FastAPI turns any error while reading the body into its own 400;
+                # the client must get the 413 instead, and nothing after it.
+                if message["type"] == "http.response.start" and not rejected:
+                    rejected = True
+                    status = 413
+                    await _reject(send, rid, too_large, self.max_body_bytes, partial=True)
+                return
             if message["type"] == "http.response.start":
                 status = message["status"]
                 message.setdefault("headers", [])
@@ -67,7 +78,8 @@ class RequestContextMiddleware:
             await self.app(scope, limited_receive, send_with_id)
         except _TooLarge as exc:
             status = 413
-            await _reject(send, rid, exc.size, self.max_body_bytes)
+            if not rejected:
+                await _reject(send, rid, exc.size, self.max_body_bytes, partial=True)
         finally:
             self._observe(scope, status, start)
 
@@ -84,11 +96,13 @@ class _TooLarge(Exception):
         self.size = size
 
 
-async def _reject(send: Send, rid: str, size: int, limit: int) -> None:
+async def _reject(send: Send, rid: str, size: int, limit: int, *, partial: bool = False) -> None:
+    # partial: the body had no Content-Length and reading stopped once it passed the limit.
+    at_least = "at least " if partial else ""
     body: dict[str, Any] = {
         "error": {
             "type": "payload_too_large",
-            "message": f"request body is {size} bytes, the limit is {limit} (ASSISTANT_MAX_BODY_BYTES)",
+            "message": f"request body is {at_least}{size} bytes, the limit is {limit} (ASSISTANT_MAX_BODY_BYTES)",
             "request_id": rid,
         }
     }

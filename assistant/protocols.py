@@ -63,6 +63,10 @@ class Cache(Protocol):
 
     def delete(self, key: str) -> None: ...
 
+    def ping(self) -> bool:
+        """True when the backing store answers (always, in process)."""
+        ...
+
 
 class CostLedger(Protocol):
     """Records one row per query and reports totals."""

@@ -67,6 +67,7 @@ def create_answer(body: AskRequest, request: Request, assistant: AssistantDep, c
     if body.stream:
         # Validate before the 200 goes out, so bad input still gets a 4xx status.
         assistant.validate(body.question, "question", body.k)
+        _ = assistant.snapshot  # no index: a 503 now, not a 200 followed by an error event
         return StreamingResponse(
             stream_answer(assistant, body.question, opts),
             media_type="text/event-stream",

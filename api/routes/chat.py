@@ -134,6 +134,7 @@ def create_chat_completion(
     )
     if body.stream:
         assistant.validate(question, "question", body.k)
+        _ = assistant.snapshot  # no index: a 503 now, not a 200 followed by an error event
         extra = body.model_extra or {}
         include_usage = bool((extra.get("stream_options") or {}).get("include_usage"))
         return StreamingResponse(

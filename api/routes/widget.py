@@ -10,10 +10,15 @@ from fastapi.responses import FileResponse, HTMLResponse
 router = APIRouter(tags=["widget"], include_in_schema=False)
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
+# Strict: scripts only from this origin (no inline, no eval); the widget's styles are
+# constructable stylesheets adopted by its shadow root, which CSP does not treat as inline
+# styles, so style-src needs no 'unsafe-inline' either. Trusted Types make any HTML sink
+# (innerHTML and friends) throw, so the page cannot render model text as HTML by mistake.
 DEMO_CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
     "img-src 'self'; font-src 'self'; base-uri 'none'; form-action 'none'; "
-    "frame-ancestors 'none'; object-src 'none'"
+    "frame-ancestors 'none'; object-src 'none'; "
+    "require-trusted-types-for 'script'; trusted-types 'none'"
 )
 
 
@@ -34,11 +39,13 @@ def read_widget() -> FileResponse:
 
 @router.get("/demo.css")
 def read_demo_css() -> FileResponse:
+    """The demo page's stylesheet."""
     return FileResponse(STATIC / "demo.css", media_type="text/css")
 
 
 @router.get("/demo.js")
 def read_demo_js() -> FileResponse:
+    """The demo page's script (roadmap phases, example questions)."""
     return FileResponse(STATIC / "demo.js", media_type="text/javascript")
 
 
