@@ -15,6 +15,7 @@ from assistant.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
+DEFAULT_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 # Names under which the bundled model is known; they resolve to the package's folder.
 BUNDLED_NAMES = {
     "all-minilm-l6-v2",
@@ -22,6 +23,11 @@ BUNDLED_NAMES = {
     "bundled",
     "default",
 }
+
+
+def canonical_model_name(name_or_path: str) -> str:
+    """One name for the bundled model whatever alias selected it (manifests compare names)."""
+    return DEFAULT_MODEL_NAME if name_or_path.lower() in BUNDLED_NAMES else name_or_path
 
 
 def resolve_model_path(name_or_path: str) -> str:
@@ -63,7 +69,7 @@ class SentenceTransformerEmbedder:
                 "Model hubs are unreachable offline: give a local folder, or a name that "
                 "is already in the Hugging Face cache."
             ) from exc
-        self.model_name = model_name
+        self.model_name = canonical_model_name(model_name)
         get_dim = (
             getattr(self._model, "get_embedding_dimension", None)
             or self._model.get_sentence_embedding_dimension
@@ -116,4 +122,7 @@ class SentenceTransformerEmbedder:
 
     def count_tokens(self, text: str) -> int:
         """Tokens of the model's own tokenizer, without special tokens."""
-        return len(self.tokenizer.encode(text, add_special_tokens=False))
+        # The fast tokenizer's padding/truncation state is shared with encode(): a count
+        # racing a padded batch in another thread breaks that batch.
+        with self._lock:
+            return len(self.tokenizer.encode(text, add_special_tokens=False))

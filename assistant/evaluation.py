@@ -56,7 +56,10 @@ def load_questions(path: Path) -> list[Question]:
 
 
 def is_relevant(chunk: Chunk, q: Question) -> bool:
-    return chunk.source == q.source and q.section in chunk.section.split(" > ")
+    """Same source, and the expected heading is the title (H1) or on the section path."""
+    if chunk.source != q.source:
+        return False
+    return q.section == chunk.title or q.section in chunk.section.split(" > ")
 
 
 def retrieval_metrics(ranked: list[list[bool]], k: int) -> dict[str, float]:

@@ -145,7 +145,11 @@ class Manifest:
 
 def read_chunks(path: Path) -> list[Chunk]:
     chunks = []
-    with path.open(encoding="utf-8") as f:
+    try:
+        f = path.open(encoding="utf-8")
+    except OSError as exc:
+        raise IndexCorruptError(f"{path} cannot be read: {exc.strerror or exc}") from exc
+    with f:
         for lineno, line in enumerate(f, start=1):
             try:
                 chunks.append(Chunk.from_json(json.loads(line)))

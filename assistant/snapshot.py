@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from assistant.embeddings import canonical_model_name
 from assistant.errors import IndexCorruptError
 from assistant.index import (
     BM25_DIR,
@@ -55,7 +56,8 @@ class IndexSnapshot:
         manifest = Manifest.read(path / MANIFEST)
         if verify:
             verify_files(path, manifest)
-        if model_name is not None and manifest.model.get("name") != model_name:
+        built_with = canonical_model_name(str(manifest.model.get("name")))
+        if model_name is not None and built_with != canonical_model_name(model_name):
             raise IndexCorruptError(
                 f"index {version} was built with embedding model {manifest.model.get('name')!r}, "
                 f"but the service loaded {model_name!r}: rebuild the index or change "

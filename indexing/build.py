@@ -41,6 +41,7 @@ from assistant.index import (
     publish_version,
     read_chunks,
     sha256_file,
+    verify_files,
     write_chunks,
 )
 from assistant.sparse import Bm25Index
@@ -124,12 +125,17 @@ def _previous_vectors(
     index_dir: Path, model: dict[str, Any], chunking: dict[str, Any]
 ) -> tuple[dict[str, np.ndarray], str | None]:
     """content_hash -> vector of the published version, if compatible; else why not."""
-    version = current_version(index_dir)
+    try:
+        version = current_version(index_dir)
+    except IndexCorruptError as exc:  # a damaged `current` is what a rebuild repairs
+        return {}, f"previous index unreadable: {exc}"
     if version is None:
         return {}, "no previous index"
     path = index_dir / VERSIONS / version
     try:
         manifest = Manifest.read(path / MANIFEST)
+        # Damaged vectors would otherwise be copied into every later version.
+        verify_files(path, manifest)
         if manifest.model != model:
             return {}, f"embedding model changed ({manifest.model.get('name')} -> {model['name']})"
         if manifest.chunking != chunking:
@@ -259,7 +265,9 @@ def _build_locked(
         else:
             todo.setdefault(c.content_hash, []).append(row)
     reused = len(chunks) - sum(len(rows) for rows in todo.values())
-    hashes = list(todo)
+    # Similar lengths in one encode() call: its batches pad to their longest text, and
+    # unsorted 256-text groups cost ~10% more model work than one length-sorted pass.
+    hashes = sorted(todo, key=lambda h: len(chunks[todo[h][0]].embed_text()))
     embed_tokens = 0
     for start in range(0, len(hashes), EMBED_BATCH):
         batch = hashes[start : start + EMBED_BATCH]
@@ -276,9 +284,12 @@ def _build_locked(
     t = time.perf_counter()
     kind = choose_index_type(options.index_type, len(chunks), options.hnsw_threshold)
     created = datetime.now(UTC)
-    version = f"{created.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    # Microseconds: versions sort by name in build order even when built in one second.
+    version = f"{created.strftime('%Y%m%dT%H%M%S%f')}-{uuid.uuid4().hex[:6]}"
     tmp = index_dir / f"tmp-{version}"
     tmp.mkdir()
+    if progress:
+        progress("write", 0, 1)
     manifest = Manifest(
         version=version,
         created_at=created.isoformat(),
@@ -296,6 +307,8 @@ def _build_locked(
         embed_tokens=embed_tokens,
     )
     manifest.files = _write_version(tmp, chunks, vectors, kind)
+    if progress:
+        progress("write", 1, 1)
     seconds["write"] = time.perf_counter() - t
     seconds["total"] = time.perf_counter() - t0
     manifest.stats = {

@@ -25,6 +25,7 @@ from assistant.errors import BadInputError
 from indexing.loaders import SUPPORTED_SUFFIXES
 
 SOURCES_FILE = "sources.toml"
+_KEYS = ("path", "url", "title", "phases")
 _PHASE_IN_NAME = re.compile(r"phase[-_ ]?(\d)", re.IGNORECASE)
 
 
@@ -123,7 +124,15 @@ def resolve_sources(corpus: Path) -> Resolved:
         where = f"{manifest}: source #{n}"
         if not isinstance(entry, dict) or ("path" in entry) == ("url" in entry):
             raise BadInputError(f"{where} needs exactly one of 'path' or 'url', got {entry!r}")
+        # A misspelt key ("phase") would otherwise be dropped without a word.
+        unknown = sorted(set(entry) - set(_KEYS))
+        if unknown:
+            raise BadInputError(
+                f"{where} has unknown key {unknown[0]!r}; allowed: {', '.join(_KEYS)}"
+            )
         title = entry.get("title")
+        if title is not None and not isinstance(title, str):
+            raise BadInputError(f"{where}: title must be a string, got {title!r}")
         phases = _phases(entry.get("phases"), where)
         if "url" in entry:
             url = str(entry["url"])

@@ -35,7 +35,7 @@ def read_ready(state: AppStateDep) -> JSONResponse:
     else:
         deps["cache"] = "in-process"
     deps["ledger"] = "ok" if getattr(a.ledger, "healthy", True) else "down"
-    deps["llm"] = f"{a.generator.backend}:{a.generator.model}"
+    deps["llm"] = f"{a.generator.backend} ({a.generator.model})"
     ready = a.ready
     READY.set(1 if ready else 0)
     degraded = any(str(v).startswith("down") for v in deps.values())

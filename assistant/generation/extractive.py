@@ -12,7 +12,8 @@ import numpy as np
 from assistant.protocols import Embedder, GenerationRequest
 from assistant.types import Chunk, Generation, Usage
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9`(\"'*])")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\S)")
+_ABBREV = re.compile(r"(?:\b(?:e\.g|i\.e|vs|etc|approx|cf|Fig|No)\.|\b[A-Z]\.)$")
 _FENCE = re.compile(r"```.*?```", re.DOTALL)
 _MD_NOISE = re.compile(r"\*\*|__|^#+\s*|^\s*[-*+]\s+|^\s*\d+\.\s+", re.MULTILINE)
 _LINK = re.compile(r"\[([^\]]+)\]\((https?://[^)]+)\)")
@@ -62,6 +63,33 @@ _STOP = frozenset(
 )
 
 
+_CONNECTIVE = re.compile(
+    r"^(also|however|so|but|and|then|thus|therefore|instead|likewise|similarly|in practice|"
+    r"in short|that said|in other words|for example|for instance)\s*,?\s+",
+    re.IGNORECASE,
+)
+
+
+def _drop_connective(sentence: str) -> str:
+    """An extracted sentence stands alone: "Also, alpha ..." reads as "Alpha ..."."""
+    m = _CONNECTIVE.match(sentence)
+    if not m or m.group(1).lower() in ("for example", "for instance"):
+        return sentence
+    rest = sentence[m.end() :]
+    return rest[:1].upper() + rest[1:] if rest and not rest.startswith("`") else rest or sentence
+
+
+def _merge_abbreviations(pieces: list[str]) -> list[str]:
+    """Re-join pieces split after "e.g." or an initial, which end no sentence."""
+    out: list[str] = []
+    for piece in pieces:
+        if out and _ABBREV.search(out[-1]):
+            out[-1] = f"{out[-1]} {piece}"
+        else:
+            out.append(piece)
+    return out
+
+
 def split_sentences(text: str) -> list[str]:
     """Readable prose sentences of a passage (code blocks and bare links dropped)."""
     text = _FENCE.sub(" ", text)
@@ -70,12 +98,15 @@ def split_sentences(text: str) -> list[str]:
     out = []
     for para in re.split(r"\n\s*\n", text):
         para = " ".join(para.split())
-        for s in _SENTENCE_END.split(para):
+        for s in _merge_abbreviations(_SENTENCE_END.split(para)):
             s = s.strip()
-            # Skip fragments, table rows and "Official docs: <url>" lines.
+            # Skip fragments, table rows, "Official docs: <url>" lines, and sentences cut off
+            # by a removed code block ("scikit-learn minimizes") or leading into one ("...:").
             if len(s) < 25 or s.count("|") > 2 or re.match(r"(?i)official docs?:", s):
                 continue
-            out.append(s)
+            if not s.rstrip("*_`)\"'").endswith((".", "!", "?")) or s[0].islower():
+                continue  # a lowercase start continues a sentence broken by a code block
+            out.append(_drop_connective(s))
     return out
 
 
