@@ -53,8 +53,14 @@ pytest: install-dev system-deps services
 
 test: lint typecheck pytest
 
-bench: install-dev
-	$(PY) bench/run_all.py
+# Each benchmark prints one JSON document; results land in bench/out/.
+bench: install-dev services
+	mkdir -p bench/out
+	$(PY) bench/build_throughput.py > bench/out/build_throughput.json
+	$(PY) bench/search_latency.py > bench/out/search_latency.json
+	$(PY) bench/http_load.py > bench/out/http_load.json
+	$(PY) bench/heldout_docs.py > bench/out/heldout_docs.json
+	$(PY) bench/finetune_throughput.py > bench/out/finetune_throughput.json
 
 clean:
 	rm -rf var build *.egg-info .pytest_cache .mypy_cache .ruff_cache test-output

@@ -21,11 +21,12 @@ from typing import Any
 import click
 
 from assistant.dates import parse_since
-from assistant.errors import AssistantError
+from assistant.errors import AssistantError, BadInputError
 from assistant.settings import Settings, get_settings
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -42,8 +43,6 @@ class AssistantGroup(click.Group):
     """Turns our errors into a one-line message and exit status 1 (2 for bad input)."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        from assistant.errors import BadInputError
-
         try:
             return super().invoke(ctx)
         except AssistantError as exc:
@@ -64,6 +63,8 @@ def main(verbose: bool) -> None:
         level=max(level, logging.INFO) if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # Third-party chatter that says nothing to a user of this tool.
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 
 # ------------------------------------------------------------------------------ index
@@ -113,6 +114,8 @@ def index_build(
     from indexing.fetch import UrlFetcher
 
     s = _settings(corpus_dir=corpus, index_dir=index_dir)
+    if not s.corpus_dir.is_dir():  # before the model loads: fail in a second, not ten
+        raise BadInputError(f"corpus folder {s.corpus_dir} does not exist")
     embedder = make_embedder(s)
     fetcher = UrlFetcher(
         s.resolved_url_cache_dir,

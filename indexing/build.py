@@ -25,7 +25,7 @@ import numpy as np
 from filelock import FileLock, Timeout
 
 from assistant.embeddings import SentenceTransformerEmbedder
-from assistant.errors import BuildLockedError, EvalFloorError, IndexCorruptError
+from assistant.errors import BadInputError, BuildLockedError, EvalFloorError, IndexCorruptError
 from assistant.index import (
     BM25_DIR,
     CHUNKS,
@@ -244,6 +244,12 @@ def _build_locked(
     t = time.perf_counter()
     chunker = TokenChunker(embedder.tokenizer, chunk_size, chunk_overlap)
     chunks = chunker.chunk_all(docs)
+    if not chunks:
+        # Publishing an empty index would make every running replica answer "not covered".
+        raise BadInputError(
+            f"the corpus {options.corpus} produced no chunks ({len(resolved.items)} sources, "
+            f"{len(skipped)} skipped): nothing was published"
+        )
     seconds["chunk"] = time.perf_counter() - t
 
     model = {

@@ -97,11 +97,11 @@ def test_uncovered_question_says_so_without_citations(server: LiveServer) -> Non
     assert "does not cover" in done["answer"] and done["citations"] == []
 
 
-@pytest.mark.parametrize("phase", [4, 9])
+@pytest.mark.parametrize("phase", [7, 9])
 def test_phase_filter_limits_citations(server: LiveServer, phase: int) -> None:
     question = "How do I avoid overfitting?"
     unfiltered = ask(server, question=question)
-    assert not any(phase in c["phases"] for c in unfiltered["citations"])  # phases 5 and 6
+    assert not any(phase in c["phases"] for c in unfiltered["citations"])  # phases 4-6
     body = ask(server, question=question, phases=[phase])
     assert body["cache"] == "miss" and body["citations"], body["answer"]
     for c in body["citations"]:
@@ -122,7 +122,6 @@ def test_follow_up_retrieves_with_the_previous_topic(server: LiveServer) -> None
     alone = ask(server, question="When should I not use it?")
     assert alone["conversation_id"] != first["conversation_id"]
     assert share(alone["citations"], "Lasso") < share(follow["citations"], "Lasso")
-    assert len({c["source"] for c in alone["citations"]}) > 1
     # Earlier turns sent inline (as chat UIs do) work the same way.
     inline = ask(
         server,

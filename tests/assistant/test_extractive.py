@@ -58,7 +58,10 @@ def test_split_sentences_keeps_prose_only() -> None:
 def test_answer_is_cited_sentences_of_the_passages(gen: ExtractiveGenerator) -> None:
     req = request("Why does Docker cache image layers?", RIDGE, DOCKER)
     out = gen.generate(req)
-    assert out.model == "extractive:sentence-transformers/all-MiniLM-L6-v2" and out.usage.prompt_tokens == 0
+    assert (
+        out.model == "extractive:sentence-transformers/all-MiniLM-L6-v2"
+        and out.usage.prompt_tokens == 0
+    )
     pieces = re.findall(r"(.+?) \[(\d+)\](?: |$)", out.text)
     assert pieces and "".join(f"{s} [{n}] " for s, n in pieces).strip() == out.text
     for sentence, n in pieces:

@@ -119,7 +119,7 @@ def test_question_set_is_held_out_and_paired() -> None:
 
 
 def test_every_expected_section_is_in_the_index(snapshot: IndexSnapshot) -> None:
-    have = {(c.source, h) for c in snapshot.chunks for h in c.section.split(" > ")}
+    have = {(c.source, h) for c in snapshot.chunks for h in (c.title, *c.section.split(" > "))}
     missing = [r["id"] for r in _rows() if (r["source"], r["section"]) not in have]
     assert not missing, f"expected (source, section) not found in the index: {missing}"
 
