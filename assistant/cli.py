@@ -20,8 +20,9 @@ from typing import Any
 
 import click
 
+from assistant.clierrors import ErrorReportingGroup
 from assistant.dates import parse_since
-from assistant.errors import AssistantError, BadInputError
+from assistant.errors import BadInputError
 from assistant.settings import Settings, get_settings
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -39,18 +40,7 @@ def _emit(data: Any, as_json: bool, human: Callable[[Any], str]) -> None:
     click.echo(json.dumps(data, indent=2, default=str) if as_json else human(data))
 
 
-class AssistantGroup(click.Group):
-    """Turns our errors into a one-line message and exit status 1 (2 for bad input)."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except AssistantError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(2 if isinstance(exc, BadInputError) else 1)
-
-
-@click.group(cls=AssistantGroup)
+@click.group(cls=ErrorReportingGroup)
 @click.option("-v", "--verbose", is_flag=True, help="Log progress at INFO level.")
 def main(verbose: bool) -> None:
     """Study assistant for the Machine Learning Engineer Roadmap (2026)."""

@@ -7,7 +7,6 @@ with ``weights_only=True``) and ``state.json`` (step, data hash, report so far).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from dataclasses import dataclass
@@ -27,14 +26,6 @@ class CheckpointState:
     data_sha256: str
     base: str
     report: dict[str, Any]
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def save_checkpoint(out_dir: Path, model: Any, optimizer: Any, state: CheckpointState) -> Path:

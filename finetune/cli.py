@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -11,7 +10,8 @@ from typing import Any
 
 import click
 
-from assistant.errors import AssistantError, BadInputError, IndexNotBuiltError
+from assistant.clierrors import ErrorReportingGroup
+from assistant.errors import BadInputError, IndexNotBuiltError
 from assistant.settings import get_settings
 from assistant.types import Chunk
 from finetune.config import TrainConfig
@@ -21,18 +21,7 @@ from finetune.data import CURATED_PAIRS, write_pairs
 DEFAULT_PAIRS = Path("var/finetune/pairs.jsonl")
 
 
-class FinetuneGroup(click.Group):
-    """Our errors become one line on stderr and exit 2 (bad input) or 1, as in `assistant`."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except AssistantError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(2 if isinstance(exc, BadInputError) else 1)
-
-
-@click.group(cls=FinetuneGroup)
+@click.group(cls=ErrorReportingGroup)
 def finetune() -> None:
     """Fine-tune a local model with LoRA on Q&A pairs made from the corpus."""
 

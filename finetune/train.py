@@ -43,9 +43,9 @@ from assistant.generation.local import (
     load_causal_lm,
     load_tokenizer,
 )
+from assistant.index import sha256_file
 from finetune.checkpoint import (
     CheckpointState,
-    file_sha256,
     read_checkpoint,
     restore_checkpoint,
     save_checkpoint,
@@ -191,7 +191,7 @@ def train(
     _check_out_dir(out, overwrite=overwrite, resume=resume)
     pairs, dropped = dedupe(load_pairs(data))
     train_pairs, eval_pairs = split_pairs(pairs, cfg.eval_fraction, cfg.seed)
-    data_hash = file_sha256(data)
+    data_hash = sha256_file(data)
     state = read_checkpoint(out) if resume else None
     if state is not None:
         _check_resume(state, cfg, base, data_hash)
