@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from assistant.errors import ConfigError
+from assistant.protocols import Embedder
 
 logger = logging.getLogger(__name__)
 
@@ -126,3 +128,52 @@ class SentenceTransformerEmbedder:
         # racing a padded batch in another thread breaks that batch.
         with self._lock:
             return len(self.tokenizer.encode(text, add_special_tokens=False))
+
+
+class QueryMemoEmbedder:
+    """An Embedder that remembers recent query vectors and token counts of its inner one.
+
+    On a cache miss the service embeds the question for retrieval and the extractive
+    generator embeds the same text again to rank sentences (half the CPU of a miss);
+    the passages of every answer are token-counted again. Both repeat, so both are kept.
+    """
+
+    def __init__(self, inner: Embedder, max_entries: int = 4096) -> None:
+        self.inner = inner
+        self.model_name = inner.model_name
+        self.dimension = inner.dimension
+        self._max = max_entries
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._counts: OrderedDict[str, int] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:  # tokenizer, max_seq_length, ...
+        return getattr(self.inner, name)
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        return self.inner.embed_documents(texts)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        with self._lock:
+            vec = self._vectors.get(text)
+            if vec is not None:
+                self._vectors.move_to_end(text)
+                return vec.copy()  # callers may modify theirs
+        vec = self.inner.embed_query(text)
+        self._remember(self._vectors, text, vec.copy())
+        return vec
+
+    def count_tokens(self, text: str) -> int:
+        with self._lock:
+            n = self._counts.get(text)
+        if n is None:
+            n = self.inner.count_tokens(text)
+            self._remember(self._counts, text, n)
+        return n
+
+    def _remember(self, memo: OrderedDict[str, Any], key: str, value: Any) -> None:
+        with self._lock:
+            memo[key] = value
+            memo.move_to_end(key)
+            while len(memo) > self._max:
+                memo.popitem(last=False)

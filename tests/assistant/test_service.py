@@ -12,8 +12,9 @@ import pytest
 from click.testing import CliRunner
 
 from assistant.conversation import condense_question, looks_like_follow_up
+from assistant.embeddings import QueryMemoEmbedder
 from assistant.errors import BadInputError, IndexNotBuiltError, UpstreamModelError
-from assistant.factory import QueryMemoEmbedder, make_assistant
+from assistant.factory import make_assistant
 from assistant.index import CHUNKS, read_chunks, resolve_version_dir
 from assistant.protocols import GenerationRequest
 from assistant.roadmap import Roadmap, parse_roadmap
