@@ -56,6 +56,7 @@ def make_generator(settings: Settings, embedder: Embedder) -> tuple[Generator, G
                 model=settings.llm_model,
                 api_key=key,
                 timeout_s=settings.llm_timeout_s,
+                stall_timeout_s=settings.llm_stall_timeout_s,
                 max_retries=settings.llm_max_retries,
             ),
             extractive,

@@ -105,6 +105,11 @@ class Settings(BaseSettings):
         None, description="peft LoRA adapter directory for the local backend."
     )
     llm_timeout_s: float = Field(60.0, gt=0, description="Read timeout for the remote model.")
+    llm_stall_timeout_s: float = Field(
+        15.0,
+        gt=0,
+        description="A model stream silent this long counts as failed (extractive fallback).",
+    )
     llm_max_retries: int = Field(2, ge=0, description="Retries on 429/5xx/connection errors.")
     llm_max_tokens: int = Field(512, gt=0, description="Completion token limit.")
     llm_temperature: float = Field(0.2, ge=0, le=2, description="Sampling temperature.")

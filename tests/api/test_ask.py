@@ -156,7 +156,8 @@ def llm_server(fake_llm, corpus_index, embedder, tmp_path_factory) -> Iterator[L
         llm_model="fake-gpt",
         llm_base_url=fake_llm.url,
         llm_api_key="sk-fake-key",
-        llm_timeout_s=1.5,  # also the stream stall limit
+        llm_timeout_s=1.5,
+        llm_stall_timeout_s=1.5,  # the stream stall limit
         llm_max_retries=2,
         pricing_file=pricing,
         semantic_cache=False,
