@@ -117,6 +117,7 @@ def evaluate_answers(assistant: Any, questions: list[Question]) -> dict[str, Any
     """Citation precision (cited passages from the expected source) and faithfulness."""
     from assistant.service import AskOptions
 
+    by_id = {c.chunk_id: c.text for c in assistant.snapshot.chunks}
     precision, faithful, covered = [], [], 0
     for q in questions:
         r = assistant.ask(q.question, AskOptions(k=5, endpoint="eval"))
@@ -126,7 +127,6 @@ def evaluate_answers(assistant: Any, questions: list[Question]) -> dict[str, Any
             continue
         covered += 1
         precision.append(sum(c["source"] == q.source for c in r.citations) / len(r.citations))
-        by_id = {c.chunk_id: c.text for c in assistant.snapshot.chunks}
         texts = [by_id.get(c["chunk_id"], c["snippet"]) for c in r.citations]
         faithful.append(faithfulness(r.answer, texts, assistant.embedder))
     n = len(questions) or 1

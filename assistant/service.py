@@ -18,9 +18,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from assistant.cache import exact_key, normalize_question
 from assistant.conversation import condense_question
 from assistant.errors import BadInputError, IndexNotBuiltError, UpstreamModelError
 from assistant.index import current_version
+from assistant.ledger import QueryCost
 from assistant.prompts import PROMPT_VERSION, build_messages, fit_passages
 from assistant.protocols import Cache, Embedder, GenerationRequest, Generator
 from assistant.retrieval import HybridRetriever
@@ -154,6 +156,11 @@ class StudyAssistant:
         return snap
 
     @property
+    def loaded(self) -> IndexSnapshot | None:
+        """The served snapshot, or None before an index has been published."""
+        return self._snapshot
+
+    @property
     def ready(self) -> bool:
         return self._snapshot is not None
 
@@ -213,8 +220,6 @@ class StudyAssistant:
 
     # ---------------------------------------------------------------- ask
     def _cache_key(self, standalone: str, opts: AskOptions) -> tuple[str, str]:
-        from assistant.cache import exact_key, normalize_question
-
         namespace = "|".join(
             [
                 self.generator.backend,
@@ -506,8 +511,6 @@ class StudyAssistant:
         saved: float,
         embed_tokens: int,
     ) -> None:
-        from assistant.ledger import QueryCost
-
         self.ledger.record(
             QueryCost(
                 ts=datetime.now(UTC),

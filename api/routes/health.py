@@ -41,7 +41,7 @@ def read_ready(state: AppStateDep) -> JSONResponse:
     degraded = any(str(v).startswith("down") for v in deps.values())
     body = {
         "ready": ready,
-        "index_version": a._snapshot.version if a._snapshot else None,
+        "index_version": a.loaded.version if a.loaded else None,
         "degraded": degraded,
         "dependencies": deps,
     }

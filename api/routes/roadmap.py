@@ -16,7 +16,7 @@ router = APIRouter(tags=["roadmap"])
 def read_roadmap(assistant: AssistantDep) -> dict[str, Any]:
     """The roadmap's phases and the indexed material tagged with each."""
     material: dict[int, dict[str, dict[str, Any]]] = defaultdict(dict)
-    snap = assistant._snapshot
+    snap = assistant.loaded
     for c in snap.chunks if snap else []:
         for p in c.phases:
             entry = material[p].setdefault(
