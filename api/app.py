@@ -12,6 +12,7 @@ import torch
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
+from fastapi_offline import FastAPIOffline
 
 from api.deps import AppState, hash_key
 from api.errors import install_error_handlers
@@ -81,7 +82,10 @@ def create_app(
                 poller.join(timeout=5)
             state.assistant.close()
 
-    app = FastAPI(
+    # /docs (Swagger UI) with its script and styles served by this app, not from a CDN, so
+    # it works offline. No /redoc: ReDoc always loads its logo from cdn.redoc.ly.
+    app = FastAPIOffline(
+        redoc_url=None,
         title="Study Assistant",
         version="0.1.0",
         summary="Cited answers about the Machine Learning Engineer Roadmap (2026) and its study material.",

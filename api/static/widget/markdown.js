@@ -6,8 +6,9 @@
  * its description). Raw HTML in the model's text is shown as text.
  *
  * Supported: paragraphs, "-"/"*"/"+" and numbered lists, fenced code, inline code,
- * **strong**, *emphasis*, [links](https://...), bare http(s) URLs, "# headings" (shown as
- * bold paragraphs), "> quotes" (shown as plain paragraphs) and citation markers [n].
+ * **strong**, *emphasis*, [links](https://...), bare http(s) URLs, GFM pipe tables,
+ * "# headings" (shown as bold paragraphs), "> quotes" (shown as plain paragraphs) and
+ * citation markers [n].
  */
 
 import { externalLink, h, safeHref } from "./dom.js";
@@ -73,6 +74,51 @@ function citationRef(n, ctx) {
   );
 }
 
+// GFM pipe tables: a header row, then a delimiter row (---, :--, :-:, --:) with as many
+// cells, then body rows up to a blank line or a line without a pipe. Cells split on
+// unescaped pipes ("\|" is a literal pipe); a short row is padded, extra cells are dropped.
+const DELIMITER = /^\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*$/;
+
+function splitRow(line) {
+  let row = line.trim();
+  if (row.startsWith("|")) row = row.slice(1);
+  if (row.endsWith("|") && !row.endsWith("\\|")) row = row.slice(0, -1);
+  return row.split(/(?<!\\)\|/).map((cell) => cell.trim().replace(/\\\|/g, "|"));
+}
+
+/** The table that starts at lines[i], or null: {header, aligns, rows, end (last line)}. */
+function tableAt(lines, i) {
+  const delimiter = lines[i + 1];
+  if (delimiter === undefined || !lines[i].includes("|") || !delimiter.includes("|")) return null;
+  if (!DELIMITER.test(delimiter)) return null;
+  const header = splitRow(lines[i]);
+  const aligns = splitRow(delimiter).map((d) =>
+    d.endsWith(":") ? (d.startsWith(":") ? "center" : "right") : d.startsWith(":") ? "left" : null,
+  );
+  if (header.length !== aligns.length) return null;
+  const rows = [];
+  let end = i + 1;
+  while (end + 1 < lines.length && lines[end + 1].trim() && lines[end + 1].includes("|")) {
+    rows.push(splitRow(lines[++end]));
+  }
+  return { header, aligns, rows, end };
+}
+
+function renderTable(table, ctx) {
+  const cell = (tag, text, j, attrs) => {
+    const el = h(tag, { class: table.aligns[j] ? `align-${table.aligns[j]}` : null, ...attrs });
+    inline(el, text, ctx);
+    return el;
+  };
+  const head = h("tr", null, ...table.header.map((text, j) => cell("th", text, j, { scope: "col" })));
+  const body = table.rows.map((row) =>
+    h("tr", null, ...table.header.map((_, j) => cell("td", row[j] || "", j))),
+  );
+  const el = h("table", null, h("thead", null, head), body.length ? h("tbody", null, ...body) : null);
+  // A wide table scrolls on its own; tabindex keeps that scroller reachable by keyboard.
+  return h("div", { class: "table-wrap", tabindex: "0" }, el);
+}
+
 /** Markdown subset → DocumentFragment built from elements and text nodes only. */
 export function renderMarkdown(src, ctx = {}) {
   const frag = document.createDocumentFragment();
@@ -104,6 +150,14 @@ export function renderMarkdown(src, ctx = {}) {
     if (!line.trim()) {
       flush();
       list = null;
+      continue;
+    }
+    const table = tableAt(lines, i);
+    if (table) {
+      flush();
+      list = null;
+      frag.append(renderTable(table, ctx));
+      i = table.end;
       continue;
     }
     const ul = /^\s*[-*+]\s+(.*)$/.exec(line);
