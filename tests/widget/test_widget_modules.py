@@ -67,7 +67,7 @@ def test_every_module_loads_without_errors(tabs, service, site, where) -> None: 
     page.wait_for_function("() => window.StudyAssistant !== undefined")
 
     parts = widget_parts(seen, service.url)
-    assert sorted(parts) == PARTS, "each module and the stylesheet load, once"
+    assert sorted(parts) == PARTS, "each module and the stylesheet load"
     for name, (status, kind) in parts.items():
         assert status == 200, (name, status)
         assert kind.startswith("text/css" if name.endswith(".css") else "text/javascript")
