@@ -13,7 +13,7 @@ from assistant.cli.common import ErrorReportingGroup, on_terminal, settings_with
 from assistant.errors import BadInputError
 
 if TYPE_CHECKING:
-    from finetune.corpus_pairs import DataReport
+    from finetune import DataReport
 
 DEFAULT_PAIRS = Path("var/finetune/pairs.jsonl")
 
@@ -79,8 +79,7 @@ def data_command(
       assistant finetune data --out var/finetune/pairs.jsonl --k 3
     """
     from assistant.cli.wiring import index_retriever
-    from finetune.corpus_pairs import build_pairs
-    from finetune.data import CURATED_PAIRS, write_pairs
+    from finetune import CURATED_PAIRS, build_pairs, write_pairs
 
     settings = settings_with(index_dir=index_dir)
     k = settings.top_k if k is None else k
@@ -146,8 +145,7 @@ def train_command(
     """
     from dataclasses import replace
 
-    from finetune.config import TrainConfig
-    from finetune.train import train
+    from finetune import TrainConfig, train
 
     given = {k: v for k, v in overrides.items() if v is not None}
     if target_modules:

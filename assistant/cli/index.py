@@ -56,7 +56,7 @@ def index_build(
 
     from assistant.cli.wiring import build_options, make_fetcher, record_build
     from assistant.factory import make_embedder
-    from indexing.build import build_index
+    from indexing import build_index
 
     embedder = make_embedder(s)
     evaluate = None

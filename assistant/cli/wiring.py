@@ -15,14 +15,13 @@ from assistant.settings import Settings
 
 if TYPE_CHECKING:
     from assistant.types import Chunk
-    from finetune.corpus_pairs import Retriever
-    from indexing.build import BuildOptions
-    from indexing.fetch import UrlFetcher
+    from finetune import Retriever
+    from indexing import BuildOptions, UrlFetcher
 
 
 def make_fetcher(s: Settings) -> UrlFetcher:
     """The HTTP fetcher for URL sources, with the URL policy and cache of the settings."""
-    from indexing.fetch import UrlFetcher
+    from indexing import UrlFetcher
 
     return UrlFetcher(
         s.resolved_url_cache_dir,
@@ -35,7 +34,7 @@ def make_fetcher(s: Settings) -> UrlFetcher:
 
 def build_options(s: Settings, *, full: bool, wait: bool) -> BuildOptions:
     """What `index build` publishes where, from the settings and the two flags."""
-    from indexing.build import BuildOptions
+    from indexing import BuildOptions
 
     return BuildOptions(
         corpus=s.corpus_dir,

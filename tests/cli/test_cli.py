@@ -6,6 +6,7 @@ import json
 import shutil
 import sqlite3
 import subprocess
+import sys
 import threading
 import tomllib
 from collections.abc import Iterator
@@ -26,6 +27,7 @@ from tests.indexing.minicorpus import write_corpus
 
 MODEL = "all-MiniLM-L6-v2"  # the bundled model, whatever ASSISTANT_EMBEDDING_MODEL says outside
 MODEL_NAME = canonical_model_name(MODEL)  # as manifests and the ledger record it
+CONSOLE_SCRIPT = Path(sys.executable).parent / "assistant"  # installed next to this Python
 
 
 class Cli:
@@ -151,9 +153,10 @@ def test_missing_corpus_is_a_one_line_error_from_the_real_command(tmp_path: Path
         "ASSISTANT_INDEX_DIR": str(tmp_path / "index"),
         "ASSISTANT_DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.db'}",
         "ASSISTANT_EMBEDDING_MODEL": MODEL,
+        "PYTHONPATH": str(REPO),  # this tree's code, also from a worktree beside the venv
     }
     proc = subprocess.run(
-        [str(REPO / ".venv" / "bin" / "assistant"), "index", "build", "--corpus", str(missing)],
+        [str(CONSOLE_SCRIPT), "index", "build", "--corpus", str(missing)],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert proc.returncode == 2, proc.stderr
