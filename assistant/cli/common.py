@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from pydantic import ValidationError
 
 from assistant.errors import AssistantError, BadInputError
-from assistant.settings import Settings, get_settings
+
+if TYPE_CHECKING:  # imported when a command runs: pydantic-settings is most of a bare start
+    from assistant.settings import Settings
 
 
 class ErrorReportingGroup(click.Group):
@@ -23,7 +24,12 @@ class ErrorReportingGroup(click.Group):
         except AssistantError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(2 if isinstance(exc, BadInputError) else 1)
-        except ValidationError as exc:  # an ASSISTANT_* variable that does not parse
+        except ValueError as exc:
+            from pydantic import ValidationError
+
+            if not isinstance(exc, ValidationError):
+                raise
+            # An ASSISTANT_* variable that does not parse.
             problems = "; ".join(
                 f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
             )
@@ -33,6 +39,8 @@ class ErrorReportingGroup(click.Group):
 
 def settings_with(**overrides: Any) -> Settings:
     """The settings, with the command-line flags that were given (not None) on top."""
+    from assistant.settings import get_settings
+
     base = get_settings()
     clean = {k: v for k, v in overrides.items() if v is not None}
     return base.model_copy(update=clean) if clean else base

@@ -7,9 +7,8 @@ from typing import Any
 
 import click
 
-from assistant.cli.common import emit
+from assistant.cli.common import emit, settings_with
 from assistant.dates import parse_since
-from assistant.settings import get_settings
 
 # (header, stats key, format) of each column; the stats come from assistant.ledger_summary.
 COLUMNS: tuple[tuple[str, str, str], ...] = (
@@ -39,7 +38,7 @@ def costs(since: str | None, by: str | None, as_json: bool) -> None:
     from assistant.ledger import SqlCostLedger
 
     start = parse_since(since)
-    ledger = SqlCostLedger(get_settings().database_url)
+    ledger = SqlCostLedger(settings_with().database_url)
     try:
         data = ledger.summary(since=start, by=by)  # type: ignore[arg-type]
     finally:

@@ -13,7 +13,6 @@ import click
 
 from assistant.cli.common import emit, settings_with
 from assistant.cli.remote import RemoteAssistant
-from assistant.settings import get_settings
 
 
 @click.command()
@@ -68,7 +67,7 @@ def ask(question: str, k: int, phases: tuple[int, ...], as_json: bool) -> None:
 
     Example: assistant ask "why use dropout?"
     """
-    s = get_settings()
+    s = settings_with()
     phase_list = list(phases) or None
     data = RemoteAssistant.from_settings(s).ask(question, k, phase_list)
     if data is None:

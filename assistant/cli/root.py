@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import TYPE_CHECKING
 
 import click
 
 from assistant.cli import costs, evaluate, finetune, index, query, serve
-from assistant.cli.common import ErrorReportingGroup
-from assistant.settings import Settings, get_settings
+from assistant.cli.common import ErrorReportingGroup, settings_with
+
+if TYPE_CHECKING:
+    from assistant.settings import Settings
 
 # Set in main(), before any command imports torch or transformers; a value already in the
 # environment wins, so `HF_HUB_DISABLE_PROGRESS_BARS=0 assistant ...` shows the bars again.
@@ -58,7 +61,7 @@ def main(verbose: bool) -> None:
     """Study assistant for the Machine Learning Engineer Roadmap (2026)."""
     for name, value in ENV_DEFAULTS.items():
         os.environ.setdefault(name, value)
-    level = log_level(get_settings(), verbose)
+    level = log_level(settings_with(), verbose)
     logging.basicConfig(level=level, format=LOG_FORMAT)
     # Third-party chatter that says nothing to a user of this tool.
     logging.getLogger("bm25s").setLevel(max(level, logging.WARNING))

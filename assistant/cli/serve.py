@@ -7,8 +7,6 @@ from pathlib import Path
 
 import click
 
-from assistant.settings import get_settings
-
 
 @click.command()
 @click.option("--host", help="Bind address (ASSISTANT_HOST, default 127.0.0.1).")
@@ -21,6 +19,8 @@ def serve(host: str | None, port: int | None, index_dir: Path | None, workers: i
     Example: assistant serve --host 0.0.0.0 --port 8000
     """
     import uvicorn
+
+    from assistant.settings import get_settings
 
     if index_dir is not None:
         # The app factory reads settings in each worker process: hand the flag on by environment.

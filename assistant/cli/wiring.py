@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from assistant.errors import IndexNotBuiltError
-from assistant.settings import Settings
 
 if TYPE_CHECKING:
+    from assistant.settings import Settings
     from assistant.types import Chunk
     from finetune import Retriever
     from indexing import BuildOptions, UrlFetcher
