@@ -33,8 +33,9 @@ class RemoteAssistant:
 
     @classmethod
     def from_settings(cls, s: Settings) -> RemoteAssistant:
-        # The first accepted key of the shared settings: the CLI and the server read one .env.
-        key = s.api_keys[0] if s.api_keys else None
+        # The first plain accepted key of the shared settings (the CLI and the server read one
+        # .env); a `sha256:` entry stores only the hash, which no client can present.
+        key = next((k for k in s.api_keys if not k.startswith("sha256:")), None)
         url = s.server_url.rstrip("/") if s.server_url else None
         return cls(url, key, read_timeout_s=s.llm_timeout_s + 30.0)
 
