@@ -108,6 +108,20 @@ class Server:
         self.proc.wait(timeout=30)
 
 
+def via_server(env: dict[str, str], args: Any, results: dict[str, Any]) -> dict[str, Any]:
+    """search and ask through a running server; the ratio is against the local run."""
+    server: dict[str, Any] = {}
+    with Server(env, args.port) as srv:
+        remote_env = {**env, "ASSISTANT_SERVER_URL": srv.url}
+        for name in HEAVY:
+            via = median_time(COMMANDS[name], REPO, remote_env, args.runs)
+            local = results.get(name, {}).get("after")
+            ratio = round(via["wall_s"] / local["wall_s"], 3) if local else None
+            server[name] = {"local": local, "via_server": via, "ratio_wall": ratio}
+            print(f"{name} via server: {via}", file=sys.stderr)
+    return server
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--index-dir", type=Path, default=REPO / "var" / "index")
@@ -115,6 +129,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5, help="runs per light command")
     parser.add_argument("--heavy-runs", type=int, default=3, help="runs of local search/ask")
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument(
+        "--only", action="append", choices=list(COMMANDS), help="time only these (repeatable)"
+    )
+    parser.add_argument("--no-server", action="store_true", help="skip the runs via a server")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="cli-times-"))
@@ -129,6 +147,8 @@ def main() -> None:
     before_tree = export_tree(args.before, work / "before")
     results: dict[str, Any] = {}
     for name, argv in COMMANDS.items():
+        if args.only and name not in args.only:
+            continue
         runs = args.heavy_runs if name in HEAVY else args.runs
         before = median_time(argv, before_tree, env, runs)
         after = median_time(argv, REPO, env, runs)
@@ -140,18 +160,7 @@ def main() -> None:
         }
         print(f"{name}: {before} -> {after}", file=sys.stderr)
 
-    server: dict[str, Any] = {}
-    with Server(env, args.port) as srv:
-        remote_env = {**env, "ASSISTANT_SERVER_URL": srv.url}
-        for name in HEAVY:
-            via = median_time(COMMANDS[name], REPO, remote_env, args.runs)
-            local = results[name]["after"]
-            server[name] = {
-                "local": local,
-                "via_server": via,
-                "ratio_wall": round(via["wall_s"] / local["wall_s"], 3),
-            }
-            print(f"{name} via server: {via}", file=sys.stderr)
+    server: dict[str, Any] = {} if args.no_server else via_server(env, args, results)
 
     doc = {
         "before_ref": args.before,
