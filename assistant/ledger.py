@@ -193,26 +193,16 @@ class SqlCostLedger:
         if by not in (None, "day", "model", "key"):
             raise ValueError(f"by must be 'day', 'model', 'key' or None, got {by!r}")
         since = _as_utc(since) if since is not None else None
-        q = self.queries
-        columns = [
-            q.c.ts, q.c.model, q.c.key_id, q.c.prompt_tokens, q.c.completion_tokens,
-            q.c.embed_tokens, q.c.cost_usd, q.c.saved_usd, q.c.cache, q.c.total_ms, q.c.degraded,
-        ]  # fmt: skip
-        query_stmt = sa.select(*columns).order_by(q.c.ts)
         b = self.builds
         build_stmt = sa.select(
             sa.func.count(), sa.func.coalesce(sa.func.sum(b.c.embed_tokens), 0),
             sa.func.coalesce(sa.func.sum(b.c.cost_usd), 0.0),
         )  # fmt: skip
         if since is not None:
-            query_stmt = query_stmt.where(q.c.ts >= since)
             build_stmt = build_stmt.where(b.c.ts >= since)
         with self.engine.connect() as conn:
-            rows = [r._asdict() for r in conn.execute(query_stmt)]
+            result = summarize(conn, self.queries, since, by)
             builds, build_tokens, build_cost = conn.execute(build_stmt).one()
-        for r in rows:
-            r["ts"] = _as_utc(r["ts"])
-        result = summarize(rows, by)
         result["since"] = since.isoformat() if since is not None else None
         result["builds"] = {
             "count": int(builds),

@@ -147,6 +147,11 @@ class Settings(BaseSettings):
     max_question_chars: int = Field(2000, gt=0, description="Longest accepted question.")
     max_body_bytes: int = Field(65_536, gt=0, description="Largest accepted request body.")
     log_level: str = Field("INFO", description="Logging level for entry points.")
+    server_url: str | None = Field(
+        None,
+        description="A running `assistant serve` (e.g. http://127.0.0.1:8000) that "
+        "`assistant search`/`ask` use instead of loading the model; unset = always local.",
+    )
 
     @field_validator("chunk_overlap")
     @classmethod

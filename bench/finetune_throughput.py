@@ -35,8 +35,8 @@ from assistant.prompts import SYSTEM_PROMPT  # noqa: E402
 from finetune.config import TrainConfig  # noqa: E402
 from finetune.corpus_pairs import build_pairs  # noqa: E402
 from finetune.data import write_pairs  # noqa: E402
-from finetune.tiny import build_random_causal_lm  # noqa: E402
 from finetune.train import train  # noqa: E402
+from tests.support.tiny import build_random_causal_lm  # noqa: E402
 
 CORPUS = REPO / "corpus"
 

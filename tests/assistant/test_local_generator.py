@@ -18,8 +18,8 @@ from assistant.prompts import build_messages
 from assistant.protocols import GenerationRequest, Generator
 from assistant.types import Generation
 from finetune.data import make_chunk
-from finetune.tiny import build_random_causal_lm
 from tests.conftest import CORPUS
+from tests.support.tiny import build_random_causal_lm
 
 PASSAGE = make_chunk(
     "Ridge regression adds an L2 penalty on the coefficients.",

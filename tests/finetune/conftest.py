@@ -15,9 +15,9 @@ from finetune.config import TrainConfig
 from finetune.corpus_pairs import attach_context
 from finetune.data import dedupe, write_pairs
 from finetune.roadmap_pairs import roadmap_drafts
-from finetune.tiny import build_random_causal_lm
 from finetune.train import TrainResult, train
 from tests.conftest import CORPUS
+from tests.support.tiny import build_random_causal_lm
 
 ROADMAP = (CORPUS / "roadmap.md").read_text(encoding="utf-8")
 

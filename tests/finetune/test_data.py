@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from assistant.cli.finetune import finetune
 from assistant.errors import BadInputError
 from assistant.generation.local import FALLBACK_CHAT_TEMPLATE, encode_text, render_chat
 from assistant.prompts import build_messages
 from assistant.types import Chunk
-from finetune.cli import finetune
 from finetune.corpus_pairs import attach_context, build_pairs, note_drafts
 from finetune.data import (
     CURATED_PAIRS,

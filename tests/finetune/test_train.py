@@ -14,11 +14,11 @@ from peft import PeftModel
 from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from assistant.cli.finetune import finetune
 from assistant.errors import BadInputError, ConfigError
 from assistant.generation.local import LocalGenerator, encode_text, render_chat
 from assistant.prompts import build_messages
 from assistant.protocols import GenerationRequest
-from finetune.cli import finetune
 from finetune.data import load_pairs
 from finetune.train import train
 from tests.finetune.conftest import TEST_CONFIG, TrainedRun

@@ -10,67 +10,16 @@ import threading
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
 from filelock import FileLock
 
-from assistant.cli import main
-from assistant.embeddings import canonical_model_name
 from assistant.index import current_version, list_versions
 from assistant.settings import get_settings
 from indexing.build import LOCK_FILE
+from tests.cli.helpers import CONSOLE_SCRIPT, MODEL, MODEL_NAME, Cli, error_line, one_line_error
 from tests.conftest import CORPUS, REPO
 from tests.indexing.minicorpus import write_corpus
-
-MODEL = "all-MiniLM-L6-v2"  # the bundled model, whatever ASSISTANT_EMBEDDING_MODEL says outside
-MODEL_NAME = canonical_model_name(MODEL)  # as manifests and the ledger record it
-
-
-class Cli:
-    """Runs ``assistant ...`` in-process with this test's ``ASSISTANT_*`` environment."""
-
-    def __init__(self, tmp_path: Path) -> None:
-        self.index_dir = tmp_path / "index"
-        self.db = tmp_path / "ledger.db"
-        self.env = {
-            "ASSISTANT_INDEX_DIR": str(self.index_dir),
-            "ASSISTANT_CORPUS_DIR": str(tmp_path / "corpus"),
-            "ASSISTANT_DATABASE_URL": f"sqlite:///{self.db}",
-            "ASSISTANT_EMBEDDING_MODEL": MODEL,
-            "ASSISTANT_URL_CACHE_DIR": str(tmp_path / "url-cache"),
-            "ASSISTANT_URL_TIMEOUT_S": "2",
-            "ASSISTANT_REDIS_URL": "",
-            "ASSISTANT_LOG_LEVEL": "WARNING",
-        }
-
-    def __call__(self, *args: str) -> Result:
-        get_settings.cache_clear()
-        try:
-            return CliRunner().invoke(main, list(args), env=self.env)
-        finally:
-            get_settings.cache_clear()
-
-    def json(self, *args: str) -> Any:
-        result = self(*args)
-        assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
-        return json.loads(result.stdout)
-
-
-def one_line_error(result: Result, code: int) -> str:
-    assert result.exit_code == code, (result.stdout, result.stderr, result.exception)
-    assert isinstance(result.exception, SystemExit)  # our handler exited; nothing escaped
-    return error_line(result.stderr)
-
-
-def error_line(stderr: str) -> str:
-    """The one ``error: ...`` line, last on stderr (model-loading progress bars may precede it)."""
-    lines = [ln for ln in stderr.strip().splitlines() if ln.strip()]
-    errors = [ln for ln in lines if ln.startswith("error: ")]
-    assert len(errors) == 1 and lines[-1] == errors[0], stderr
-    assert "Traceback" not in stderr
-    return errors[0]
 
 
 @pytest.fixture
@@ -151,9 +100,10 @@ def test_missing_corpus_is_a_one_line_error_from_the_real_command(tmp_path: Path
         "ASSISTANT_INDEX_DIR": str(tmp_path / "index"),
         "ASSISTANT_DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.db'}",
         "ASSISTANT_EMBEDDING_MODEL": MODEL,
+        "PYTHONPATH": str(REPO),  # this tree's code, also from a worktree beside the venv
     }
     proc = subprocess.run(
-        [str(REPO / ".venv" / "bin" / "assistant"), "index", "build", "--corpus", str(missing)],
+        [str(CONSOLE_SCRIPT), "index", "build", "--corpus", str(missing)],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert proc.returncode == 2, proc.stderr

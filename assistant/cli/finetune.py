@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from assistant.clierrors import ErrorReportingGroup
-from assistant.errors import BadInputError, IndexNotBuiltError
-from assistant.settings import get_settings
-from assistant.types import Chunk
-from finetune.config import TrainConfig
-from finetune.corpus_pairs import DataReport, Retriever, build_pairs
-from finetune.data import CURATED_PAIRS, write_pairs
+from assistant.cli.common import ErrorReportingGroup, on_terminal, settings_with
+from assistant.errors import BadInputError
+
+if TYPE_CHECKING:
+    from finetune import DataReport
 
 DEFAULT_PAIRS = Path("var/finetune/pairs.jsonl")
 
@@ -24,35 +21,6 @@ DEFAULT_PAIRS = Path("var/finetune/pairs.jsonl")
 @click.group(cls=ErrorReportingGroup)
 def finetune() -> None:
     """Fine-tune a local model with LoRA on Q&A pairs made from the corpus."""
-
-
-def index_retriever(index_dir: Path | None) -> tuple[Retriever, str]:
-    """The service's own retrieval (embedder, hybrid search, passage budget) as a callable."""
-    from assistant.factory import make_embedder, make_retriever
-    from assistant.prompts import fit_passages
-    from assistant.snapshot import IndexSnapshot
-
-    settings = get_settings()
-    if index_dir is not None:
-        settings = settings.model_copy(update={"index_dir": index_dir})
-    embedder = make_embedder(settings)
-    try:
-        snapshot = IndexSnapshot.load(
-            settings.index_dir, model_name=embedder.model_name, dimension=embedder.dimension
-        )
-    except IndexNotBuiltError as exc:
-        raise IndexNotBuiltError(
-            f"{exc}; or pass --no-retrieval to give each pair only its source passage"
-        ) from exc
-    retriever = make_retriever(settings)
-
-    def retrieve(question: str, k: int) -> Sequence[Chunk]:
-        hits = retriever.search(snapshot, question, embedder.embed_query(question), k)
-        # The same token budget the service applies before it builds the prompt.
-        chunks = [h.chunk for h in hits]
-        return fit_passages(chunks, settings.context_tokens, embedder.count_tokens)
-
-    return retrieve, snapshot.version
 
 
 def _data_summary(out: Path, report: DataReport, version: str | None) -> str:
@@ -87,7 +55,6 @@ def _data_summary(out: Path, report: DataReport, version: str | None) -> str:
 @click.option(
     "--curated",
     type=click.Path(path_type=Path),
-    default=CURATED_PAIRS,
     help="Hand-written pairs merged in first (default: the ones the project keeps).",
 )
 @click.option("--no-curated", is_flag=True, help="Leave the curated pairs out.")
@@ -98,7 +65,7 @@ def _data_summary(out: Path, report: DataReport, version: str | None) -> str:
 def data_command(
     corpus: Path | None,
     out: Path,
-    curated: Path,
+    curated: Path | None,
     no_curated: bool,
     k: int | None,
     index_dir: Path | None,
@@ -111,16 +78,19 @@ def data_command(
     Example:
       assistant finetune data --out var/finetune/pairs.jsonl --k 3
     """
-    settings = get_settings()
+    from assistant.cli.wiring import index_retriever
+    from finetune import CURATED_PAIRS, build_pairs, write_pairs
+
+    settings = settings_with(index_dir=index_dir)
     k = settings.top_k if k is None else k
     if k <= 0:
         raise BadInputError(f"--k must be > 0, got {k}")
-    retrieve, version = (None, None) if no_retrieval else index_retriever(index_dir)
+    retrieve, version = (None, None) if no_retrieval else index_retriever(settings)
     pairs, report = build_pairs(
         corpus or settings.corpus_dir,
         retrieve=retrieve,
         k=k,
-        curated=None if no_curated else curated,
+        curated=None if no_curated else (curated or CURATED_PAIRS),
     )
     write_pairs(out, pairs)
     if as_json:
@@ -173,7 +143,9 @@ def train_command(
       assistant finetune train --base Qwen/Qwen2.5-0.5B-Instruct \\
           --data var/finetune/pairs.jsonl --out var/finetune/qwen-lora
     """
-    from finetune.train import train
+    from dataclasses import replace
+
+    from finetune import TrainConfig, train
 
     given = {k: v for k, v in overrides.items() if v is not None}
     if target_modules:
@@ -190,7 +162,7 @@ def train_command(
         resume=resume,
         overwrite=overwrite,
         merge=merge,
-        progress=not no_progress,
+        progress=not no_progress and on_terminal(),
     )
     r = result.report
     if as_json:

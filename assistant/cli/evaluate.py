@@ -1,0 +1,55 @@
+"""`assistant eval`: retrieval and answer quality on the project's question set."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from assistant.cli.common import emit, settings_with
+
+
+@click.command("eval")
+@click.option("--qa", type=click.Path(path_type=Path), help="Question set (JSONL file or folder).")
+@click.option("--k", default=5, show_default=True, help="Cut-off for recall@k.")
+@click.option(
+    "--answers/--no-answers", default=True, show_default=True, help="Also score /v1/ask answers."
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def eval_cmd(qa: Path | None, k: int, answers: bool, as_json: bool) -> None:
+    """Score retrieval (recall@k, MRR, nDCG@10) and answers (citation precision, faithfulness).
+
+    Example: assistant eval --k 5 --json
+    """
+    from assistant.evaluation import evaluate_answers, evaluate_retrieval, load_questions
+    from assistant.factory import make_assistant
+
+    s = settings_with(semantic_cache=False)
+    a = make_assistant(s)
+    try:
+        questions = load_questions(qa or s.corpus_dir / "eval")
+        data: dict[str, Any] = {"retrieval": evaluate_retrieval(a, questions, k=k)}
+        if answers:
+            data["answers"] = evaluate_answers(a, questions)
+    finally:
+        a.close()
+    emit(data, as_json, eval_summary)
+
+
+def eval_summary(d: dict[str, Any]) -> str:
+    r = d["retrieval"]
+    lines = [
+        f"questions: {r['questions']}",
+        "overall: " + ", ".join(f"{k} {v:.3f}" for k, v in r["overall"].items()),
+    ]
+    lines += [
+        f"phase {p}: " + ", ".join(f"{k} {v:.3f}" for k, v in m.items())
+        for p, m in r["by_phase"].items()
+    ]
+    if "answers" in d:
+        lines.append(
+            "answers: "
+            + ", ".join(f"{k} {v:.3f}" for k, v in d["answers"].items() if isinstance(v, float))
+        )
+    return "\n".join(lines)

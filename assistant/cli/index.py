@@ -1,0 +1,160 @@
+"""`assistant index build|status`: publish a new index version, show the published one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from assistant.cli.common import emit, on_terminal, settings_with
+from assistant.errors import BadInputError
+
+
+@click.group()
+def index() -> None:
+    """Build and inspect the search index."""
+
+
+@index.command("build")
+@click.option("--corpus", type=click.Path(path_type=Path), help="Corpus folder (default ./corpus).")
+@click.option(
+    "--index-dir", type=click.Path(path_type=Path), help="Index folder (default var/index)."
+)
+@click.option("--full", is_flag=True, help="Re-embed every chunk instead of reusing vectors.")
+@click.option(
+    "--eval",
+    "run_eval",
+    is_flag=True,
+    help="Score the question set; refuse to publish below the floor.",
+)
+@click.option(
+    "--qa", type=click.Path(path_type=Path), help="Question set for --eval (file or folder)."
+)
+@click.option(
+    "--min-recall", type=float, help="recall@5 floor for --eval (ASSISTANT_EVAL_MIN_RECALL)."
+)
+@click.option("--wait", is_flag=True, help="Wait for a running build instead of exiting.")
+@click.option("--json", "as_json", is_flag=True, help="Print the build report as JSON.")
+def index_build(
+    corpus: Path | None,
+    index_dir: Path | None,
+    full: bool,
+    run_eval: bool,
+    qa: Path | None,
+    min_recall: float | None,
+    wait: bool,
+    as_json: bool,
+) -> None:
+    """Build a new index version from the corpus and publish it.
+
+    Example: assistant index build --corpus corpus --index-dir var/index
+    """
+    s = settings_with(corpus_dir=corpus, index_dir=index_dir)
+    if not s.corpus_dir.is_dir():  # before the model loads: fail in a second, not ten
+        raise BadInputError(f"corpus folder {s.corpus_dir} does not exist")
+
+    from assistant.cli.wiring import build_options, make_fetcher, record_build
+    from assistant.factory import make_embedder
+    from indexing import build_index
+
+    embedder = make_embedder(s)
+    evaluate = None
+    if run_eval:
+        from assistant.evaluation import evaluate_version_dir, load_questions
+
+        questions = load_questions(qa or s.corpus_dir / "eval")
+        evaluate = lambda path: evaluate_version_dir(path, embedder, questions, s)  # noqa: E731
+    fetcher = make_fetcher(s)
+    bars = ProgressBars(enabled=on_terminal() and not as_json)
+    try:
+        report = build_index(
+            build_options(s, full=full, wait=wait),
+            embedder,
+            fetcher=fetcher,
+            chunk_size=s.chunk_size,
+            chunk_overlap=s.chunk_overlap,
+            evaluate=evaluate,
+            min_recall=min_recall if min_recall is not None else s.eval_min_recall,
+            progress=bars.update,
+        )
+    finally:
+        fetcher.close()
+        bars.close()
+    record_build(s, report, embedder.model_name)
+    emit(report.to_json(), as_json, build_summary)
+
+
+class ProgressBars:
+    """One tqdm bar per build stage, on a terminal only (a pipe or a log gets none)."""
+
+    def __init__(self, *, enabled: bool) -> None:
+        self.enabled = enabled
+        self.bars: dict[str, Any] = {}
+
+    def update(self, stage: str, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        bar = self.bars.get(stage)
+        if bar is None:
+            from tqdm import tqdm
+
+            unit = "chunk" if stage == "embed" else "file"
+            bar = self.bars[stage] = tqdm(total=total, desc=stage, unit=unit, leave=False)
+        bar.update(done - bar.n)
+
+    def close(self) -> None:
+        for bar in self.bars.values():
+            bar.close()
+
+
+def build_summary(r: dict[str, Any]) -> str:
+    lines = [
+        f"published index {r['version']}"
+        if r["published"]
+        else f"built {r['version']} (not published)",
+        f"  sources: {r['files']} files, {r['urls']} URLs; chunks: {r['chunks']} "
+        f"({r['embedded']} embedded, {r['reused']} reused); embedding tokens: {r['embed_tokens']}",
+        "  seconds: " + ", ".join(f"{k} {v:.2f}" for k, v in r["seconds"].items()),
+    ]
+    if r.get("full_rebuild_reason") and r["embedded"]:
+        lines.append(f"  full embed because: {r['full_rebuild_reason']}")
+    if r.get("eval"):
+        lines.append(
+            "  eval: "
+            + ", ".join(f"{k} {v:.3f}" for k, v in r["eval"].items() if isinstance(v, float))
+        )
+    if r["skipped"]:
+        lines.append(f"  skipped {len(r['skipped'])}:")
+        lines += [f"    - {s['source']}: {s['reason']}" for s in r["skipped"]]
+    return "\n".join(lines)
+
+
+@index.command("status")
+@click.option(
+    "--index-dir", type=click.Path(path_type=Path), help="Index folder (default var/index)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def index_status(index_dir: Path | None, as_json: bool) -> None:
+    """Show the published version, its model, counts and the versions on disk.
+
+    Example: assistant index status --json
+    """
+    from assistant.index import MANIFEST, Manifest, list_versions, resolve_version_dir
+
+    s = settings_with(index_dir=index_dir)
+    version, path = resolve_version_dir(s.index_dir)
+    m = Manifest.read(path / MANIFEST)
+    data = {
+        "version": version,
+        "path": str(path),
+        "created_at": m.created_at,
+        "model": m.model,
+        "chunking": m.chunking,
+        "index_type": m.index_type,
+        "counts": m.counts,
+        "embed_tokens": m.embed_tokens,
+        "sources": len(m.sources),
+        "versions": list_versions(s.index_dir),
+    }
+    emit(data, as_json, lambda d: "\n".join(f"{k}: {v}" for k, v in d.items()))
