@@ -98,7 +98,11 @@ def make_cache(settings: Settings) -> tuple[Cache, Any]:
 def make_ledger(settings: Settings) -> Any:
     from assistant.ledger import SqlCostLedger
 
-    return SqlCostLedger(settings.database_url)
+    return SqlCostLedger(
+        settings.database_url,
+        spill_dir=settings.resolved_ledger_spill_dir,
+        max_queue=settings.ledger_max_queue,
+    )
 
 
 def make_pricing(settings: Settings) -> Any:
