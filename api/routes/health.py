@@ -15,7 +15,9 @@ INDEX_CHUNKS = Gauge("assistant_index_chunks", "Chunks in the served index")
 READY = Gauge("assistant_ready", "1 when an index is loaded")
 LEDGER_HEALTHY = Gauge("assistant_ledger_healthy", "1 while the ledger database takes rows")
 LEDGER_QUEUE = Gauge("assistant_ledger_queue_depth", "Ledger rows queued in memory")
-LEDGER_SPILLED = Gauge("assistant_ledger_spill_pending_rows", "Ledger rows waiting in the spill file")
+LEDGER_SPILLED = Gauge(
+    "assistant_ledger_spill_pending_rows", "Ledger rows waiting in the spill file"
+)
 LEDGER_SPILLED_TOTAL = Counter("assistant_ledger_spilled_rows", "Ledger rows ever spilled to disk")
 LEDGER_DROPPED = Counter("assistant_ledger_dropped_rows", "Ledger rows lost")
 _counted: dict[str, float] = {"spilled": 0.0, "dropped": 0.0}  # totals already exported
@@ -71,7 +73,7 @@ def read_ready(state: AppStateDep) -> JSONResponse:
     deps["llm"] = f"{a.generator.backend} ({a.generator.model})"
     breaker = getattr(getattr(a.generator, "breaker", None), "state", None)
     if breaker is not None and str(breaker) != "closed":
-        deps["llm"] = f"down (circuit breaker {breaker})"
+        deps["llm"] = f"down (circuit breaker {breaker}; {deps['llm']})"
     ready = a.ready
     READY.set(1 if ready else 0)
     degraded = any(str(v).startswith("down") for v in deps.values())

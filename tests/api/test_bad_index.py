@@ -162,3 +162,21 @@ def test_ready_reports_a_newer_version_that_failed_to_load(
         publish_version(index_dir, template.report.version)
         srv.assistant.reload()
         assert httpx.get(srv.url + "/ready").json()["index_problems"] == []
+
+
+def test_ready_reports_an_open_circuit_breaker(embedder, index_dir: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A dead OpenAI-compatible endpoint trips the breaker; /ready says so (still ready)."""
+    settings = make_settings(
+        index_dir, tmp_path, llm_backend="openai", llm_model="gpt-4o-mini",
+        llm_base_url=f"http://127.0.0.1:{free_port()}/v1", llm_max_retries=0,
+        semantic_cache=False,
+    )  # fmt: skip
+    with LiveServer(settings, embedder) as srv:
+        assert httpx.get(srv.url + "/ready").json()["degraded"] is False
+        for i in range(8):  # more than the breaker's failure threshold
+            r = httpx.post(srv.url + "/v1/ask", json={"question": f"what is ridge {i}?"})
+            assert r.status_code == 200 and r.json()["degraded"] is True  # extractive fallback
+        r = httpx.get(srv.url + "/ready")
+        body = r.json()
+        assert r.status_code == 200 and body["degraded"] is True
+        assert body["dependencies"]["llm"].startswith("down (circuit breaker open")
