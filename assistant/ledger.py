@@ -15,7 +15,8 @@ writer replays the spill with backoff until the database takes it; a new process
 replays what a dead one left. So what ``kill -9`` can lose is bounded by the queue
 (``max_queue`` rows, plus the batch in flight), and in practice is the rows of the
 last moments before the kill (measured in the README). Without a spill folder a
-failing batch is retried with backoff for ``retry_for_s`` and then dropped (counted).
+failing batch is retried with backoff for ``retry_for_s`` and then dropped, and a row
+that finds the queue full for ``stall_s`` is dropped (both counted in ``dropped``).
 """
 
 from __future__ import annotations

@@ -7,8 +7,8 @@ one: it replays the abandoned files and leaves the live ones to their owners.
 
 Appends are flushed to the OS at once (they survive the process being killed) and
 fsynced when the writer thread spills a batch (they survive a machine crash then).
-Replay is at-least-once: a process killed between the database commit and the file
-rewrite replays those rows again.
+Replay is at-least-once: a process killed between a batch's database commit and the
+file rewrite replays that batch again.
 """
 
 from __future__ import annotations
@@ -78,16 +78,17 @@ class SpillDir:
         return n
 
     @contextmanager
-    def take(self) -> Iterator[list[Any]]:
-        """Our pending rows; they leave the file only if the ``with`` body succeeds."""
+    def take(self, limit: int) -> Iterator[list[Any]]:
+        """Our oldest ``limit`` pending rows; they leave the file only if the body succeeds."""
         with self._lock:
             try:
-                lines = self.path.read_text(encoding="utf-8").splitlines(keepends=True)
+                with self.path.open(encoding="utf-8") as f:
+                    lines = [line for _, line in zip(range(limit), f, strict=False)]
             except FileNotFoundError:
                 lines = []
-        rows = [_decode(line, self.row_type) for line in lines]
-        yield rows
+        yield [_decode(line, self.row_type) for line in lines]
         if not lines:
+            self.pending = 0
             return
         with self._lock:
             rest = self.path.read_text(encoding="utf-8").splitlines(keepends=True)[len(lines) :]

@@ -100,8 +100,11 @@ class LedgerWriter:
             return
         with self._done:
             self._enqueued += 1
-        try:
-            self._queue.put_nowait(row)
+        try:  # without a spill folder a full queue pushes back for up to stall_s first
+            if self.spill is not None:
+                self._queue.put_nowait(row)
+            else:
+                self._queue.put(row, timeout=self.stall_s)
         except queue.Full:
             with self._done:
                 self._enqueued -= 1
@@ -218,9 +221,10 @@ class LedgerWriter:
         if time.monotonic() < self._next_replay:
             return
         try:
-            with self.spill.take() as rows:
-                for start in range(0, len(rows), BATCH_SIZE):
-                    self._try_insert(rows[start : start + BATCH_SIZE])
+            while self.spill.pending:  # one batch per commit: a crash repeats one batch at most
+                with self.spill.take(BATCH_SIZE) as rows:
+                    if rows:
+                        self._try_insert(rows)
         except Exception as exc:  # stays on disk; try again later
             self._failed(exc)
             self._next_replay = time.monotonic() + self._backoff
