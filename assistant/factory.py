@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from assistant.embeddings import QueryMemoEmbedder, SentenceTransformerEmbedder
-from assistant.errors import ConfigError
+from assistant.errors import AssistantError, ConfigError
 from assistant.protocols import Cache, Embedder, Generator
 from assistant.retrieval import HybridRetriever, load_reranker
 from assistant.roadmap import Roadmap
@@ -98,7 +98,11 @@ def make_cache(settings: Settings) -> tuple[Cache, Any]:
 def make_ledger(settings: Settings) -> Any:
     from assistant.ledger import SqlCostLedger
 
-    return SqlCostLedger(settings.database_url)
+    return SqlCostLedger(
+        settings.database_url,
+        spill_dir=settings.resolved_ledger_spill_dir,
+        max_queue=settings.ledger_max_queue,
+    )
 
 
 def make_pricing(settings: Settings) -> Any:
@@ -133,7 +137,11 @@ def make_assistant(settings: Settings, *, embedder: Embedder | None = None) -> S
         cache_ttl_s=settings.cache_ttl_s,
         max_question_chars=settings.max_question_chars,
     )
-    assistant.reload()
+    try:
+        assistant.reload()
+    except AssistantError as exc:
+        # A bad index must not crash-loop the service: start not ready, /ready says why.
+        logger.error("NO VALID INDEX: starting not ready: %s", exc)
     return assistant
 
 

@@ -3,6 +3,7 @@
 Layout of ``<index_dir>``::
 
     current                 text file naming the published version (swapped atomically)
+    published               every version ever made current, oldest first (one per line)
     versions/<version>/     one complete, immutable build
         manifest.json       model, dimension, chunking, counts, per-source and per-file hashes
         chunks.jsonl        one Chunk per line, row order = vector order
@@ -10,7 +11,11 @@ Layout of ``<index_dir>``::
         vectors.faiss       FAISS inner-product index (flat or HNSW) over the same rows
         bm25/               bm25s sparse index (numpy arrays + JSON vocab)
     .build.lock             held by a running build
-    tmp-<id>/               a build in progress (removed by the next build if it died)
+    tmp-<id>/versions/<id>/ a build in progress, evaluated there before it moves into
+                            versions/ (removed by the next build if it died)
+
+Only versions named in ``published`` (or ``current``) are kept by a build; anything
+else in ``versions/`` is a leftover of a build killed before it published.
 
 Nothing in it is a pickle: numpy files are loaded with ``allow_pickle=False``.
 """
@@ -41,6 +46,10 @@ CHUNKS = "chunks.jsonl"
 EMBEDDINGS = "embeddings.npy"
 VECTORS = "vectors.faiss"
 BM25_DIR = "bm25"
+PUBLISHED = "published"
+# Data files every version must list with a checksum; any other file on disk must be
+# listed too (the BM25 arrays), so a manifest cannot switch verification off.
+REQUIRED_FILES = (CHUNKS, EMBEDDINGS, VECTORS)
 _VERSION_RE = re.compile(r"^[0-9A-Za-z_.-]+$")
 
 
@@ -80,6 +89,15 @@ def publish_version(index_dir: Path, version: str) -> None:
         os.fsync(f.fileno())
     os.replace(tmp, index_dir / CURRENT)
     fsync_dir(index_dir)
+
+
+def read_published(index_dir: Path) -> list[str] | None:
+    """Versions ever made current, oldest first; None for an index dir older than the record."""
+    try:
+        lines = (index_dir / PUBLISHED).read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return None
+    return [v for v in (line.strip() for line in lines) if _VERSION_RE.match(v)]
 
 
 def list_versions(index_dir: Path) -> list[str]:
@@ -188,10 +206,21 @@ def resolve_version_dir(index_dir: Path, version: str | None = None) -> tuple[st
 
 
 def verify_files(path: Path, manifest: Manifest) -> None:
-    """Every file listed in the manifest exists and matches its sha256."""
+    """Every data file of the version is listed in the manifest, exists and matches its sha256."""
     if manifest.format != INDEX_FORMAT:
         raise IndexCorruptError(
             f"{path} has index format {manifest.format}, this version reads {INDEX_FORMAT}: rebuild it"
+        )
+    on_disk = {
+        f.relative_to(path).as_posix()
+        for f in path.rglob("*")
+        if f.is_file() and f.name != MANIFEST
+    }
+    unlisted = sorted((set(REQUIRED_FILES) | on_disk) - set(manifest.files))
+    if unlisted:
+        raise IndexCorruptError(
+            f"{path / MANIFEST} has no checksum for {', '.join(unlisted)}: "
+            "an index that cannot be verified is not served; rebuild it"
         )
     for rel, digest in manifest.files.items():
         f = path / rel

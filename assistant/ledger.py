@@ -1,31 +1,42 @@
 """The cost ledger: one row per answered query and per index build (SQLAlchemy 2.x).
 
-SQLite by default (WAL, busy timeout), PostgreSQL by URL. ``record`` only puts the
-row on a queue; a background thread inserts in batches, so the request path never
-waits for the database. ``flush`` waits for the queue to drain; ``close`` flushes
-and stops the writer, so a clean shutdown loses nothing.
+SQLite by default (WAL, busy timeout), PostgreSQL by URL; the schema comes from the
+Alembic migrations in ``assistant.migrations``, run once under a lock at start-up.
+``record`` only puts the row on a bounded queue; a background thread inserts in
+batches, so the request path never waits for the database. ``flush`` waits for the
+queue to drain; ``close`` flushes and stops the writer, so a clean shutdown loses
+nothing.
+
+When the database fails or stalls, rows go to a local spill file (``spill_dir``, see
+``assistant.ledger_spill``) instead of memory: the writer spills a batch whose insert
+failed, ``record`` spills directly while the writer is stalled for more than
+``stall_s`` or rows are already waiting on disk, and when the queue is full. The
+writer replays the spill with backoff until the database takes it; a new process
+replays what a dead one left. So what ``kill -9`` can lose is bounded by the queue
+(``max_queue`` rows, plus the batch in flight), and in practice is the rows of the
+last moments before the kill (measured in the README). Without a spill folder a
+failing batch is retried with backoff for ``retry_for_s`` and then dropped, and a row
+that finds the queue full for ``stall_s`` is dropped (both counted in ``dropped``).
 """
 
 from __future__ import annotations
 
 import logging
-import queue
-import threading
-import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Literal
 
 import sqlalchemy as sa
 
 from assistant.errors import ConfigError
 from assistant.ledger_db import create_ledger_engine, ledger_tables
+from assistant.ledger_spill import SpillDir
 from assistant.ledger_summary import summarize
+from assistant.ledger_writer import LedgerWriter
+from assistant.migrations import upgrade_schema
 
 logger = logging.getLogger(__name__)
-
-BATCH_SIZE = 500  # rows per INSERT; SQLite handles bigger, PostgreSQL's round trip is what costs
-WRITE_ATTEMPTS = 3  # a batch that fails this often is dropped with an error log
 
 
 @dataclass(slots=True)
@@ -56,100 +67,77 @@ class QueryCost:
 class SqlCostLedger:
     """Cost ledger in SQLite or PostgreSQL, written by a background thread."""
 
-    def __init__(self, url: str, *, table_prefix: str = "") -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        table_prefix: str = "",
+        spill_dir: Path | None = None,
+        max_queue: int = 1000,
+        stall_s: float = 1.0,
+        retry_for_s: float = 30.0,
+    ) -> None:
+        if max_queue < 1 or stall_s <= 0 or retry_for_s < 0:
+            raise ConfigError(
+                f"ledger limits must be positive: max_queue={max_queue}, stall_s={stall_s}, "
+                f"retry_for_s={retry_for_s}"
+            )
         self.engine = create_ledger_engine(url)
         self.url = self.engine.url.render_as_string(hide_password=True)
         self.metadata, self.queries, self.builds = ledger_tables(table_prefix)
         try:
-            self.metadata.create_all(self.engine)
+            upgrade_schema(self.engine, table_prefix)
         except sa.exc.SQLAlchemyError as exc:
             self.engine.dispose()
             raise ConfigError(f"cannot open the cost ledger at {self.url!r}: {exc}") from exc
-        self._queue: queue.Queue[QueryCost | None] = queue.Queue()
-        self._done = threading.Condition()
-        self._enqueued = 0  # rows put on the queue
-        self._finished = 0  # rows written or given up on
-        self.dropped = 0  # rows lost to repeated database errors
-        self._closed = False
-        self._writer = threading.Thread(target=self._write_loop, name="cost-ledger", daemon=True)
-        self._writer.start()
+        spill = SpillDir(spill_dir, QueryCost) if spill_dir is not None else None
+        self.writer = LedgerWriter(
+            self._insert, spill, max_queue=max_queue, stall_s=stall_s, retry_for_s=retry_for_s
+        )
+
+    # --- health (see LedgerWriter) -----------------------------------------------------
+    @property
+    def healthy(self) -> bool:
+        """False while the database fails, or an insert has hung for more than ``stall_s``."""
+        return self.writer.healthy
+
+    @property
+    def last_error(self) -> str | None:
+        return self.writer.last_error
+
+    @property
+    def queue_depth(self) -> int:
+        return self.writer.queue_depth
+
+    @property
+    def spilled_rows(self) -> int:
+        """Rows waiting in this process's spill file for the database."""
+        return self.writer.spilled_rows
+
+    @property
+    def spilled_total(self) -> int:
+        return self.writer.spilled_total
+
+    @property
+    def dropped(self) -> int:
+        """Rows lost: bad rows, database failures with no spill folder, a full queue."""
+        return self.writer.dropped
 
     # --- writing ---------------------------------------------------------------------
     def record(self, row: QueryCost) -> None:
-        """Queue one row; returns at once."""
+        """Queue one row; returns at once (a local file append when the database is down)."""
         if not isinstance(row, QueryCost):
             raise TypeError(f"record() takes a QueryCost, got {type(row).__name__}")
-        if self._closed:
-            logger.warning(
-                "cost ledger is closed; writing request %s synchronously", row.request_id
-            )
-            self._insert([row])
-            return
-        with self._done:
-            self._enqueued += 1
-        self._queue.put(row)
+        self.writer.record(row)
 
     def flush(self, timeout_s: float = 5.0) -> bool:
-        """Wait until every row queued so far is written; False on timeout."""
-        with self._done:
-            target = self._enqueued
-            return self._done.wait_for(lambda: self._finished >= target, timeout=timeout_s)
+        """Wait until every row queued so far is written (or spilled); False on timeout."""
+        return self.writer.flush(timeout_s)
 
     def close(self, timeout_s: float = 10.0) -> None:
         """Write what is queued, stop the writer and release the connections."""
-        if self._closed:
-            return
-        self._closed = True
-        self._queue.put(None)
-        self._writer.join(timeout=timeout_s)
-        if self._writer.is_alive():
-            logger.error("cost ledger writer did not stop within %.0fs", timeout_s)
-        else:
-            # A record() racing with close() may have queued behind the stop marker.
-            late = [r for r in _drain(self._queue) if r is not None]
-            if late:
-                self._write_batch(late)
+        self.writer.close(timeout_s)
         self.engine.dispose()
-
-    def _write_loop(self) -> None:
-        stop = False
-        while not stop:
-            batch: list[QueryCost] = []
-            item = self._queue.get()
-            while True:
-                if item is None:
-                    stop = True
-                else:
-                    batch.append(item)
-                if stop or len(batch) >= BATCH_SIZE:
-                    break
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-            if batch:
-                self._write_batch(batch)
-
-    def _write_batch(self, batch: list[QueryCost]) -> None:
-        for attempt in range(1, WRITE_ATTEMPTS + 1):
-            try:
-                self._insert(batch)
-                break
-            except Exception as exc:  # the writer thread must survive anything
-                if attempt < WRITE_ATTEMPTS:
-                    time.sleep(0.2 * attempt)
-                    continue
-                logger.error("cost ledger batch of %d rows failed: %s", len(batch), exc)
-                # One bad row must not take its whole batch down: try them one by one.
-                for row in batch:
-                    try:
-                        self._insert([row])
-                    except Exception as row_exc:
-                        self.dropped += 1
-                        logger.error("cost ledger lost request %s: %s", row.request_id, row_exc)
-        with self._done:
-            self._finished += len(batch)
-            self._done.notify_all()
 
     def _insert(self, rows: list[QueryCost]) -> None:
         values = [_row_values(r) for r in rows]
@@ -210,15 +198,6 @@ class SqlCostLedger:
             "cost_usd": round(float(build_cost), 6),
         }
         return result
-
-
-def _drain(q: queue.Queue[QueryCost | None]) -> list[QueryCost | None]:
-    items: list[QueryCost | None] = []
-    while True:
-        try:
-            items.append(q.get_nowait())
-        except queue.Empty:
-            return items
 
 
 def _as_utc(ts: datetime) -> datetime:

@@ -14,6 +14,7 @@ from assistant.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
+PG_CONNECT_TIMEOUT_S = 5
 SQLITE_BUSY_TIMEOUT_MS = 5000  # wait this long for another writer's lock before failing
 _PREFIX = re.compile(r"^[a-z_][a-z0-9_]*$|^$")
 
@@ -29,6 +30,9 @@ def create_ledger_engine(url: str) -> sa.Engine:
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    if parsed.get_backend_name() == "postgresql":
+        # A server that accepts and then says nothing must not hang the writer forever.
+        kwargs["connect_args"] = {"connect_timeout": PG_CONNECT_TIMEOUT_S}
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
         if database in ("", ":memory:"):

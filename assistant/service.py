@@ -20,14 +20,14 @@ from typing import Any
 
 from assistant.cache import exact_key, normalize_question
 from assistant.conversation import condense_question
-from assistant.errors import BadInputError, IndexNotBuiltError, UpstreamModelError
+from assistant.errors import AssistantError, BadInputError, IndexNotBuiltError, UpstreamModelError
 from assistant.index import current_version
 from assistant.ledger import QueryCost
 from assistant.prompts import PROMPT_VERSION, build_messages, fit_passages
 from assistant.protocols import Cache, Embedder, GenerationRequest, Generator
 from assistant.retrieval import HybridRetriever
 from assistant.roadmap import Roadmap
-from assistant.snapshot import IndexSnapshot
+from assistant.snapshot import IndexSnapshot, load_latest_valid
 from assistant.types import Chunk, Generation, SearchHit
 
 logger = logging.getLogger(__name__)
@@ -144,6 +144,7 @@ class StudyAssistant:
         self.max_question_chars = max_question_chars
         self._snapshot: IndexSnapshot | None = None
         self._reload_lock = threading.Lock()
+        self.load_problems: list[str] = []  # why the published index is not the one served
 
     # ---------------------------------------------------------------- index lifecycle
     @property
@@ -165,23 +166,47 @@ class StudyAssistant:
         return self._snapshot is not None
 
     def reload(self, force: bool = False) -> bool:
-        """Load the published version if it differs from the served one; True if swapped."""
+        """Load the published version if it differs from the served one; True if swapped.
+
+        A version that fails to load is kept in ``load_problems`` (shown by /ready) and
+        raised; with nothing served yet, the newest valid published version is served
+        instead (logged loudly), and only when none loads does the error reach the caller.
+        """
         with self._reload_lock:
-            version = current_version(self.index_dir)
-            if version is None:
-                return False
-            if not force and self._snapshot is not None and self._snapshot.version == version:
-                return False
-            snap = IndexSnapshot.load(
-                self.index_dir,
-                version,
-                model_name=self.embedder.model_name,
-                dimension=self.embedder.dimension,
-            )
-            # One reference swap: in-flight requests finish on the snapshot they hold.
-            self._snapshot = snap
-            logger.info("serving index version %s", version)
-            return True
+            try:
+                swapped = self._reload_locked(force)
+            except AssistantError as exc:
+                self.load_problems = [str(exc)]
+                if self._snapshot is not None:
+                    raise
+                snap, problems = load_latest_valid(
+                    self.index_dir, self.embedder.model_name, self.embedder.dimension
+                )
+                self.load_problems = problems or self.load_problems
+                if snap is None:
+                    raise
+                self._snapshot = snap
+                return True
+            if swapped or self._snapshot is not None:
+                self.load_problems = []
+            return swapped
+
+    def _reload_locked(self, force: bool) -> bool:
+        version = current_version(self.index_dir)
+        if version is None:
+            return False
+        if not force and self._snapshot is not None and self._snapshot.version == version:
+            return False
+        snap = IndexSnapshot.load(
+            self.index_dir,
+            version,
+            model_name=self.embedder.model_name,
+            dimension=self.embedder.dimension,
+        )
+        # One reference swap: in-flight requests finish on the snapshot they hold.
+        self._snapshot = snap
+        logger.info("serving index version %s", version)
+        return True
 
     def close(self) -> None:
         for part in (self.ledger, self.cache, self.semantic, self.generator):

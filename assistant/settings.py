@@ -129,6 +129,14 @@ class Settings(BaseSettings):
     database_url: str = Field(
         "sqlite:///var/ledger.db", description="SQLAlchemy URL of the cost ledger."
     )
+    ledger_spill_dir: Path | None = Field(
+        None,
+        description="Local folder for ledger rows the database could not take yet (replayed "
+        "later); default <index_dir>/../ledger-spill.",
+    )
+    ledger_max_queue: int = Field(
+        1000, gt=0, description="Ledger rows held in memory before they go to the spill folder."
+    )
     pricing_file: Path | None = Field(None, description="TOML pricing table (USD per 1M tokens).")
 
     # --- HTTP service ------------------------------------------------------------------
@@ -174,6 +182,10 @@ class Settings(BaseSettings):
     @property
     def resolved_url_cache_dir(self) -> Path:
         return self.url_cache_dir or self.index_dir.parent / "url-cache"
+
+    @property
+    def resolved_ledger_spill_dir(self) -> Path:
+        return self.ledger_spill_dir or self.index_dir.parent / "ledger-spill"
 
 
 @lru_cache(maxsize=1)

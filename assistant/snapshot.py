@@ -9,14 +9,17 @@ from pathlib import Path
 import numpy as np
 
 from assistant.embeddings import canonical_model_name
-from assistant.errors import IndexCorruptError
+from assistant.errors import IndexCorruptError, IndexNotBuiltError
 from assistant.index import (
     BM25_DIR,
     CHUNKS,
     MANIFEST,
     VECTORS,
     Manifest,
+    current_version,
+    list_versions,
     read_chunks,
+    read_published,
     resolve_version_dir,
     verify_files,
 )
@@ -118,3 +121,40 @@ class IndexSnapshot:
         if phases:
             mask &= self.phases[:, [p for p in phases if 0 <= p < 10]].any(axis=1)
         return np.flatnonzero(mask).astype(np.int64)
+
+
+def load_latest_valid(
+    index_dir: Path, model_name: str | None = None, dimension: int | None = None
+) -> tuple[IndexSnapshot | None, list[str]]:
+    """The published version if it loads, else the newest earlier published one that does.
+
+    Returns ``(snapshot or None, problems)``: one line per version that failed (and for a
+    damaged ``current``), newest first, so a caller can start not-ready or on an older
+    version and say why. Nothing published at all is ``(None, [])``.
+    """
+    problems: list[str] = []
+    try:
+        current = current_version(index_dir)
+    except IndexCorruptError as exc:
+        problems.append(str(exc))
+        current = None
+    history = read_published(index_dir)
+    earlier = history if history is not None else list_versions(index_dir)
+    candidates = [current] if current else []
+    candidates += [v for v in reversed(earlier) if v != current]
+    for version in candidates:
+        try:
+            snap = IndexSnapshot.load(
+                index_dir, version, model_name=model_name, dimension=dimension
+            )
+        except (IndexCorruptError, IndexNotBuiltError) as exc:
+            problems.append(f"index version {version} not loaded: {exc}")
+            continue
+        if problems:
+            logger.error(
+                "SERVING AN OLDER INDEX VERSION %s: the published one failed to load: %s",
+                version,
+                "; ".join(problems),
+            )
+        return snap, problems
+    return None, problems

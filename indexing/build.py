@@ -1,9 +1,11 @@
 """`assistant index build`: load -> chunk -> embed (incrementally) -> write -> publish.
 
-A build writes everything into ``<index_dir>/tmp-<id>/``, fsyncs it, renames it into
-``versions/<version>/`` and only then swaps ``current``. A build killed at any moment
-leaves the previous version serving; the next build removes its leftovers. One build
-at a time: a file lock, waited for up to ``lock_timeout_s``.
+A build writes everything into ``<index_dir>/tmp-<id>/versions/<id>/``, fsyncs it,
+evaluates it there (``--eval``), renames it into ``versions/<version>/``, records it in
+``published`` and only then swaps ``current`` (see ``indexing.publish``). A build killed
+at any moment leaves the previous version serving; the next build removes its leftovers,
+including a version moved into ``versions/`` but never published. One build at a time:
+a file lock, waited for up to ``lock_timeout_s``.
 """
 
 from __future__ import annotations
@@ -36,9 +38,7 @@ from assistant.index import (
     Manifest,
     current_version,
     fsync_dir,
-    list_versions,
     load_embeddings,
-    publish_version,
     read_chunks,
     sha256_file,
     verify_files,
@@ -50,6 +50,7 @@ from assistant.vectorstore import FaissIndex, choose_index_type
 from indexing.chunking import TokenChunker
 from indexing.fetch import FetchError, UrlFetcher
 from indexing.loaders import SkippedSource, load_bytes, load_file
+from indexing.publish import clean_leftovers, promote, prune, publish, staging_dir
 from indexing.sources import SourceItem, resolve_sources
 
 logger = logging.getLogger(__name__)
@@ -149,22 +150,6 @@ def _previous_vectors(
     return {c.content_hash: vectors[i] for i, c in enumerate(chunks)}, None
 
 
-def _clean_leftovers(index_dir: Path) -> None:
-    for p in index_dir.glob("tmp-*"):
-        logger.info("removing leftovers of an interrupted build: %s", p)
-        shutil.rmtree(p, ignore_errors=True)
-    for p in index_dir.glob(".current.*.tmp"):
-        p.unlink(missing_ok=True)
-
-
-def _prune(index_dir: Path, keep: int) -> None:
-    current = current_version(index_dir)
-    versions = list_versions(index_dir)
-    for v in versions[: max(0, len(versions) - keep)]:
-        if v != current:
-            shutil.rmtree(index_dir / VERSIONS / v, ignore_errors=True)
-
-
 def _write_version(
     tmp: Path, chunks: list[Chunk], vectors: np.ndarray, kind: str
 ) -> dict[str, str]:
@@ -224,7 +209,7 @@ def _build_locked(
     progress: Progress | None,
 ) -> BuildReport:
     index_dir = options.index_dir
-    _clean_leftovers(index_dir)
+    clean_leftovers(index_dir)
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
 
@@ -292,8 +277,8 @@ def _build_locked(
     created = datetime.now(UTC)
     # Microseconds: versions sort by name in build order even when built in one second.
     version = f"{created.strftime('%Y%m%dT%H%M%S%f')}-{uuid.uuid4().hex[:6]}"
-    tmp = index_dir / f"tmp-{version}"
-    tmp.mkdir()
+    tmp = staging_dir(index_dir, version)
+    tmp.mkdir(parents=True)
     if progress:
         progress("write", 0, 1)
     manifest = Manifest(
@@ -324,11 +309,6 @@ def _build_locked(
     (tmp / MANIFEST).write_text(json.dumps(manifest.to_json(), indent=2), encoding="utf-8")
     with (tmp / MANIFEST).open("rb") as fh:
         os.fsync(fh.fileno())
-    (index_dir / VERSIONS).mkdir(exist_ok=True)
-    final = index_dir / VERSIONS / version
-    os.replace(tmp, final)
-    fsync_dir(index_dir / VERSIONS)
-
     report = BuildReport(
         version=version,
         published=False,
@@ -343,18 +323,23 @@ def _build_locked(
         full_rebuild_reason=reason if not previous else None,
     )
     if evaluate is not None:
-        report.eval = evaluate(final)
+        # Scored where it was written: a build killed here leaves only tmp-*, which the
+        # next build removes; nothing unpublished ever sits in versions/.
+        report.eval = evaluate(tmp)
         recall = float(report.eval.get("recall@5", 0.0))
         if recall < min_recall:
-            shutil.rmtree(final, ignore_errors=True)
+            shutil.rmtree(tmp.parent.parent, ignore_errors=True)
             raise EvalFloorError(
                 f"new index {version} scored recall@5 = {recall:.3f}, below the floor "
                 f"{min_recall:.3f} (ASSISTANT_EVAL_MIN_RECALL): not published; "
                 f"{current_version(index_dir) or 'no version'} keeps serving"
             )
-    publish_version(index_dir, version)
+    promote(index_dir, tmp, version)
+    if progress:
+        progress("publish", 0, 1)
+    publish(index_dir, version)
     report.published = True
-    _prune(index_dir, options.keep_versions)
+    prune(index_dir, options.keep_versions)
     logger.info(
         "published index %s: %d chunks (%d embedded, %d reused)",
         version,

@@ -31,9 +31,20 @@ def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlCostLe
     finally:
         led.close()
         if request.param == "postgresql":
-            engine = sa.create_engine(url)
-            led.metadata.drop_all(engine)
-            engine.dispose()
+            drop_tables(url, led)
+
+
+def drop_tables(url: str, led: SqlCostLedger) -> None:
+    """The ledger's private tables and its revision table."""
+    engine = sa.create_engine(url)
+    led.metadata.drop_all(engine)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                f'DROP TABLE IF EXISTS "{led.queries.name[: -len("query_costs")]}alembic_version"'
+            )
+        )
+    engine.dispose()
 
 
 def row(i: int, **changes: object) -> QueryCost:

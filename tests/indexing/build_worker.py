@@ -2,10 +2,11 @@
 
     python -m tests.indexing.build_worker CORPUS INDEX_DIR STAGE MARKER HOLD_S
 
-At the first progress report of STAGE ("load", "embed" or "write") the worker writes
-MARKER, then sleeps HOLD_S seconds inside the build (holding the build lock, with its
-``tmp-*`` folder half written when STAGE is "write"). It prints the build report as JSON
-when the build finishes.
+At the first progress report of STAGE ("load", "embed", "write" or "publish": the version
+moved into versions/, not yet published) the worker writes MARKER, then sleeps HOLD_S
+seconds inside the build (holding the build lock, with its ``tmp-*`` folder half written
+when STAGE is "write"). STAGE "eval" builds with an evaluation (``--eval``) and pauses
+inside it. It prints the build report as JSON when the build finishes.
 """
 
 from __future__ import annotations
@@ -35,8 +36,15 @@ def main(argv: list[str]) -> int:
             Path(marker).write_text(f"{name} {done}/{total} pid {os.getpid()}\n")
             time.sleep(float(hold))
 
+    def evaluate(path: Path) -> dict[str, float]:
+        progress("eval", 0, 1)
+        return {"recall@5": 1.0}
+
     report = build_index(
-        BuildOptions(corpus=Path(corpus), index_dir=Path(index_dir)), embedder, progress=progress
+        BuildOptions(corpus=Path(corpus), index_dir=Path(index_dir)),
+        embedder,
+        progress=progress,
+        evaluate=evaluate if stage == "eval" else None,
     )
     print(json.dumps(report.to_json()))
     return 0

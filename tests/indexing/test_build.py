@@ -25,6 +25,7 @@ from assistant.index import (
     list_versions,
     load_embeddings,
     read_chunks,
+    read_published,
     sha256_file,
 )
 from assistant.snapshot import IndexSnapshot
@@ -396,6 +397,37 @@ def test_a_build_killed_while_writing_leaves_the_old_version_serving(
     assert not list(index_dir.glob("tmp-*")) and not leftovers[0].exists()
     assert current_version(index_dir) == report.version
     assert IndexSnapshot.load(index_dir).version == report.version
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+@pytest.mark.parametrize("stage", ["eval", "publish"])
+def test_a_build_killed_before_publishing_never_pushes_out_the_published_version(
+    embedder, prebuilt: tuple[Path, Path, BuildReport], workers: list[Worker], stage: str
+) -> None:  # type: ignore[no-untyped-def]
+    """Issue 11 item 10: killed during --eval or right after its move into versions/."""
+    corpus, index_dir, first = prebuilt
+    assert read_published(index_dir) == [first.version]
+    edit(corpus / "guide.md", "Dropout randomly", "Dropout (Srivastava et al.) randomly")
+    worker = Worker(corpus, index_dir, stage, hold_s=600)
+    workers.append(worker)
+    worker.wait_for_pause()
+    worker.proc.kill()  # SIGKILL: no cleanup of any kind runs
+    assert worker.proc.wait(timeout=30) == -9
+    orphans = [v for v in list_versions(index_dir) if v != first.version]
+    # Killed during eval: nothing was moved into versions/ yet.
+    assert len(orphans) == (1 if stage == "publish" else 0)
+    assert current_version(index_dir) == first.version
+    assert read_published(index_dir) == [first.version]
+
+    second = build(embedder, corpus, index_dir, keep_versions=2)
+    # The never-published version is gone; the last good published one is kept.
+    assert list_versions(index_dir) == [first.version, second.version]
+    assert read_published(index_dir) == [first.version, second.version]
+    assert not list(index_dir.glob("tmp-*"))
+    third = build(embedder, corpus, index_dir, keep_versions=2)
+    assert list_versions(index_dir) == [second.version, third.version]
+    assert current_version(index_dir) == third.version
 
 
 @pytest.mark.slow
