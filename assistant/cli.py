@@ -301,6 +301,8 @@ def serve(host: str | None, port: int | None, index_dir: Path | None, workers: i
     """
     import uvicorn
 
+    from api.clientaddr import uvicorn_options
+
     if index_dir is not None:
         os.environ["ASSISTANT_INDEX_DIR"] = str(index_dir)
         get_settings.cache_clear()
@@ -313,6 +315,7 @@ def serve(host: str | None, port: int | None, index_dir: Path | None, workers: i
         workers=workers,
         log_level=s.log_level.lower(),
         access_log=False,
+        **uvicorn_options(),  # forwarded headers: only ASSISTANT_TRUSTED_PROXIES, in the app
     )
 
 
