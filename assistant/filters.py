@@ -1,7 +1,8 @@
 """Source and phase filters answered from row-id arrays built once per loaded index.
 
-A filter costs a dictionary lookup per requested source or phase plus numpy work on
-the rows it matches: never a Python loop over every chunk. ``sources`` entries name a
+A source filter costs a dictionary lookup per requested source plus numpy work on the
+rows it matches; a phase filter is one vectorised pass over a 2-byte column (or only over
+the source-matched rows). Never a Python loop over every chunk. ``sources`` entries name a
 source exactly or a folder prefix ("notes" and "notes/" both match "notes/a.md").
 """
 
@@ -15,18 +16,15 @@ import numpy as np
 from assistant.types import Chunk
 
 _EMPTY = np.zeros(0, dtype=np.int64)
+MAX_PHASES = 16  # bits in the per-row phase mask (the roadmap has phases 1-9)
 
 
 class RowFilter:
-    """Row ids (sorted int64 arrays) per source, per folder prefix and per roadmap phase."""
+    """Row ids per source and folder prefix (sorted int64 arrays), phases as a bitmask per row."""
 
-    def __init__(
-        self,
-        by_source: dict[str, np.ndarray],
-        by_phase: dict[int, np.ndarray],
-    ) -> None:
+    def __init__(self, by_source: dict[str, np.ndarray], phase_bits: np.ndarray) -> None:
         self.by_source = by_source
-        self.by_phase = by_phase
+        self.phase_bits = phase_bits  # (N,) uint16: bit p set when the row is tagged phase p
         # folder prefix (without its trailing "/") -> the sources below it
         folders: dict[str, list[str]] = defaultdict(list)
         for source in by_source:
@@ -38,15 +36,13 @@ class RowFilter:
     @classmethod
     def from_chunks(cls, chunks: Sequence[Chunk]) -> RowFilter:
         sources: dict[str, list[int]] = defaultdict(list)
-        phases: dict[int, list[int]] = defaultdict(list)
+        bits = np.zeros(len(chunks), dtype=np.uint16)
         for row, c in enumerate(chunks):
             sources[c.source].append(row)
-            for p in set(c.phases):
-                phases[p].append(row)
-        return cls(
-            {s: np.asarray(r, dtype=np.int64) for s, r in sources.items()},
-            {p: np.asarray(r, dtype=np.int64) for p, r in phases.items()},
-        )
+            for p in c.phases:
+                if 0 <= p < MAX_PHASES:
+                    bits[row] |= 1 << p
+        return cls({s: np.asarray(r, dtype=np.int64) for s, r in sources.items()}, bits)
 
     def _source_rows(self, wanted: Sequence[str]) -> np.ndarray:
         names: set[str] = set()
@@ -54,7 +50,11 @@ class RowFilter:
             if w in self.by_source:
                 names.add(w)
             names.update(self.by_folder.get(w.rstrip("/"), ()))
-        return _union([self.by_source[n] for n in names])
+        arrays = [self.by_source[n] for n in names]
+        if not arrays:
+            return _EMPTY
+        # Each row has one source: the arrays are disjoint, a sort is the whole union.
+        return arrays[0] if len(arrays) == 1 else np.sort(np.concatenate(arrays))
 
     def rows(
         self, sources: Sequence[str] | None = None, phases: Sequence[int] | None = None
@@ -62,23 +62,14 @@ class RowFilter:
         """Sorted row ids passing both filters; None when neither filter is given."""
         if not sources and not phases:
             return None
-        selected: np.ndarray | None = None
-        if sources:
-            selected = self._source_rows(sources)
+        mask = 0
+        for p in set(phases or ()):
+            if 0 <= p < MAX_PHASES:
+                mask |= 1 << p
+        if not sources:
+            # One vectorised pass over a 2-byte column; no Python per row.
+            return np.flatnonzero(self.phase_bits & mask).astype(np.int64)
+        selected = self._source_rows(sources)
         if phases:
-            by_phase = _union([self.by_phase[p] for p in set(phases) if p in self.by_phase])
-            selected = (
-                by_phase
-                if selected is None
-                else np.intersect1d(selected, by_phase, assume_unique=True)
-            )
-        assert selected is not None
+            selected = selected[(self.phase_bits[selected] & mask) != 0]
         return selected
-
-
-def _union(arrays: list[np.ndarray]) -> np.ndarray:
-    if not arrays:
-        return _EMPTY
-    if len(arrays) == 1:
-        return arrays[0]
-    return np.unique(np.concatenate(arrays))
