@@ -120,6 +120,7 @@ class Settings(BaseSettings):
     llm_max_concurrency: int = Field(
         8,
         ge=1,
+        le=32,
         description="Model calls in flight per process (keep below the 40 worker threads); "
         "a question finding no free slot is answered extractively (degraded).",
     )
