@@ -14,8 +14,10 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
 
+from api.authguard import AuthFailureLimiter
+from api.clientaddr import TrustedProxies
 from api.deps import AppState, hash_key
-from api.errors import install_error_handlers
+from api.errors import ERROR_RESPONSES, install_error_handlers
 from api.middleware import RequestContextMiddleware
 from api.routes import admin, ask, chat, health, roadmap, search, widget
 from assistant.errors import AssistantError
@@ -39,14 +41,22 @@ def build_state(settings: Settings, assistant: StudyAssistant | None = None) -> 
 
     if assistant is None:
         assistant = make_assistant(settings)
-    hashes = frozenset(k[7:] if k.startswith("sha256:") else hash_key(k) for k in settings.api_keys)
+
+    def digests(keys: list[str]) -> frozenset[str]:
+        return frozenset(k[7:] if k.startswith("sha256:") else hash_key(k) for k in keys)
+
+    public = digests(settings.public_keys)
     admin = settings.admin_key.get_secret_value() if settings.admin_key else None
+    per_minute = settings.auth_failures_per_minute
     return AppState(
         settings=settings,
         assistant=assistant,
         limiter=make_rate_limiter(settings),
-        key_hashes=hashes,
+        key_hashes=digests(settings.api_keys) | public,
         admin_hash=hash_key(admin) if admin else None,
+        public_hashes=public,
+        proxies=TrustedProxies(settings.trusted_proxies, settings.trusted_proxy_header),
+        auth_failures=AuthFailureLimiter(per_minute) if per_minute > 0 else None,
     )
 
 
@@ -97,7 +107,8 @@ def create_app(
             # The one-line docstring is the OpenAPI summary (FastAPI would title-case the name).
             if isinstance(route, APIRoute) and not route.summary and route.description:
                 route.summary = route.description.strip().splitlines()[0]
-        app.include_router(module.router)
+        # Every error has the one {"error": {...}} shape, documented on every operation.
+        app.include_router(module.router, responses=ERROR_RESPONSES)
     # The last middleware added is the outermost: CORS wraps everything, so even a 413
     # from the body limit carries CORS headers and a cross-origin widget can read it.
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)

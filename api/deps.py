@@ -9,6 +9,8 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
+from api.authguard import AuthFailureLimiter
+from api.clientaddr import TrustedProxies
 from assistant.errors import AuthError, RateLimitedError
 from assistant.service import StudyAssistant
 from assistant.settings import Settings
@@ -27,12 +29,16 @@ class AppState:
     limiter: Any  # RateLimiter protocol: hit(identity) -> retry-after seconds | None
     key_hashes: frozenset[str] = field(default_factory=frozenset)  # accepted client keys, sha256
     admin_hash: str | None = None
+    public_hashes: frozenset[str] = field(default_factory=frozenset)  # limited per key + address
+    proxies: TrustedProxies = field(default_factory=lambda: TrustedProxies(()))
+    auth_failures: AuthFailureLimiter | None = None
 
 
 @dataclass(slots=True, frozen=True)
 class Client:
     key_id: str  # sha256 of the key (first 16 hex), or "anonymous"
-    identity: str  # what rate limits count: key id, else the client address
+    identity: str  # what rate limits count: key id (+ address for public keys), else address
+    address: str = "unknown"  # the client address (forwarded only by trusted proxies)
 
 
 def get_state(request: Request) -> AppState:
@@ -43,6 +49,16 @@ def get_assistant(request: Request) -> StudyAssistant:
     return get_state(request).assistant
 
 
+# The dependency providers are coroutines: FastAPI runs sync dependencies in the worker
+# thread pool, and /health, /ready and /metrics must answer while every worker is busy.
+async def _state_dep(request: Request) -> AppState:
+    return get_state(request)
+
+
+async def _assistant_dep(request: Request) -> StudyAssistant:
+    return get_state(request).assistant
+
+
 def _presented_key(request: Request) -> str | None:
     auth = request.headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
@@ -50,21 +66,45 @@ def _presented_key(request: Request) -> str | None:
     return request.headers.get("x-api-key") or None
 
 
+def _check_not_blocked(state: AppState, address: str) -> None:
+    wait = state.auth_failures.blocked(address) if state.auth_failures else None
+    if wait is not None:
+        raise RateLimitedError(
+            f"too many failed authentications from this address; retry in {wait:.0f} s",
+            retry_after=wait,
+        )
+
+
+def _auth_failed(state: AppState, address: str, error: AuthError) -> AuthError:
+    if state.auth_failures is not None:
+        state.auth_failures.failed(address)
+    return error
+
+
 def authenticate(request: Request) -> Client:
     """Check the API key (when keys are configured) and count the request against its limit."""
     state = get_state(request)
-    key = _presented_key(request)
+    address = state.proxies.client_address(request)
     if state.key_hashes:
+        _check_not_blocked(state, address)
+        key = _presented_key(request)
         if key is None:
-            raise AuthError("an API key is required: send 'Authorization: Bearer <key>'")
+            raise _auth_failed(
+                state,
+                address,
+                AuthError("an API key is required: send 'Authorization: Bearer <key>'"),
+            )
         digest = hash_key(key)
         if not any(hmac.compare_digest(digest, h) for h in state.key_hashes):
-            raise AuthError("unknown API key")
+            raise _auth_failed(state, address, AuthError("unknown API key"))
         key_id = digest[:16]
         identity = f"key:{key_id}"
+        if digest in state.public_hashes:
+            # A public (widget) key is shared by every visitor: one bucket per visitor.
+            identity += f"|ip:{address}"
     else:
         key_id = "anonymous"
-        identity = f"ip:{request.client.host if request.client else 'unknown'}"
+        identity = f"ip:{address}"
     retry_after = state.limiter.hit(identity) if state.limiter is not None else None
     if retry_after is not None:
         raise RateLimitedError(
@@ -72,19 +112,23 @@ def authenticate(request: Request) -> Client:
             f"retry in {retry_after:.0f} s",
             retry_after=retry_after,
         )
-    return Client(key_id=key_id, identity=identity)
+    return Client(key_id=key_id, identity=identity, address=address)
 
 
 def require_admin(request: Request) -> None:
     state = get_state(request)
     if state.admin_hash is None:
         raise AuthError("admin endpoints are disabled: set ASSISTANT_ADMIN_KEY", admin=True)
+    address = state.proxies.client_address(request)
+    _check_not_blocked(state, address)
     key = _presented_key(request)
     if key is None or not hmac.compare_digest(hash_key(key), state.admin_hash):
-        raise AuthError("this endpoint needs the admin key", admin=True)
+        raise _auth_failed(
+            state, address, AuthError("this endpoint needs the admin key", admin=True)
+        )
 
 
-AppStateDep = Annotated[AppState, Depends(get_state)]
-AssistantDep = Annotated[StudyAssistant, Depends(get_assistant)]
+AppStateDep = Annotated[AppState, Depends(_state_dep)]
+AssistantDep = Annotated[StudyAssistant, Depends(_assistant_dep)]
 ClientDep = Annotated[Client, Depends(authenticate)]
 AdminDep = Depends(require_admin)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.schemas import ErrorResponse
 from assistant import errors as e
 
 logger = logging.getLogger(__name__)
@@ -24,6 +27,38 @@ STATUS: list[tuple[type[e.AssistantError], int, str]] = [
     (e.UpstreamModelError, 502, "upstream_error"),
     (e.ConfigError, 500, "config_error"),
 ]
+
+
+# Documented on every operation (route-specific entries are merged on top).
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse, "description": text}
+    for status, text in (
+        (400, "Unreadable body: invalid JSON, invalid UTF-8, nesting too deep"),
+        (401, "Missing or unknown API key"),
+        (403, "Admin key required"),
+        (404, "No such resource"),
+        (405, "Method not allowed"),
+        (413, "Body over ASSISTANT_MAX_BODY_BYTES"),
+        (422, "Invalid request (the message names the field)"),
+        (429, "Rate limited, or too many failed authentications (see Retry-After)"),
+        (500, "Server error"),
+        (502, "The model endpoint failed"),
+        (503, "No index loaded"),
+        (504, "The model endpoint timed out"),
+    )
+}
+
+# Starlette/FastAPI raise these with their own text; the type names what happened.
+HTTP_TYPES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "bad_input",
+}
 
 
 def error_response(
@@ -65,3 +100,27 @@ def install_error_handlers(app: FastAPI) -> None:
             for err in exc.errors()
         ]
         return error_response(request, 422, "bad_input", "; ".join(problems) or "invalid request")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        message = str(exc.detail)
+        if exc.status_code == 400 and "parsing the body" in message:
+            # FastAPI's text for a body it could not decode (bad UTF-8, deep nesting).
+            message = (
+                "the request body could not be parsed: it must be UTF-8 JSON "
+                "nested at most a few hundred levels deep"
+            )
+        elif exc.status_code == 404:
+            message = f"no such endpoint: {request.method} {request.url.path}"
+        elif exc.status_code == 405:
+            message = f"method {request.method} is not allowed on {request.url.path}"
+        type_ = HTTP_TYPES.get(
+            exc.status_code, "server_error" if exc.status_code >= 500 else "error"
+        )
+        headers = dict(exc.headers) if exc.headers else None
+        return error_response(request, exc.status_code, type_, message, headers)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Starlette logs the traceback after this response is sent.
+        return error_response(request, 500, "internal_error", "internal server error")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -14,14 +14,26 @@ class ChatMessage(BaseModel):
     content: str | None = Field(default="", max_length=20_000)
 
 
+# Filters are bounded so one request cannot make a search expensive (issue 11, item 5).
+MAX_SOURCES = 50
+PhaseList = Annotated[
+    list[Annotated[int, Field(ge=1, le=9)]] | None,
+    Field(None, max_length=9, description="Only material of these roadmap phases (1-9)."),
+]
+SourceList = Annotated[
+    list[Annotated[str, Field(min_length=1, max_length=500)]] | None,
+    Field(
+        None,
+        max_length=MAX_SOURCES,
+        description=f"Only these sources (paths/URLs or folder prefixes), at most {MAX_SOURCES}.",
+    ),
+]
+
+
 class Filters(BaseModel):
     k: int = Field(5, ge=1, le=50, description="Passages to retrieve.")
-    phases: list[int] | None = Field(
-        None, description="Only material of these roadmap phases (1-9)."
-    )
-    sources: list[str] | None = Field(
-        None, description="Only these sources (paths/URLs or folder prefixes)."
-    )
+    phases: PhaseList = None
+    sources: SourceList = None
 
 
 class SearchRequest(Filters):
@@ -109,7 +121,7 @@ class ChatCompletionRequest(BaseModel):
     temperature: float | None = None
     max_tokens: int | None = None
     k: int = Field(5, ge=1, le=50)
-    phases: list[int] | None = None
+    phases: PhaseList = None
 
 
 class ErrorBody(BaseModel):

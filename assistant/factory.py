@@ -58,6 +58,9 @@ def make_generator(settings: Settings, embedder: Embedder) -> tuple[Generator, G
                 timeout_s=settings.llm_timeout_s,
                 stall_timeout_s=settings.llm_stall_timeout_s,
                 max_retries=settings.llm_max_retries,
+                max_retry_after_s=settings.llm_max_retry_after_s,
+                max_concurrency=settings.llm_max_concurrency,
+                queue_wait_s=settings.llm_queue_wait_s,
             ),
             extractive,
         )

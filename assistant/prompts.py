@@ -7,12 +7,15 @@ adapter sees at serving time exactly what it saw in training.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable, Sequence
 
 from assistant.types import Chunk
 
 # Bump when the prompt text changes: it is part of every answer-cache key.
-PROMPT_VERSION = "rag-v1"
+# rag-v2: passage text is XML-escaped. The system prompt is unchanged since rag-v1, so
+# adapters trained on it still see the instructions they learned.
+PROMPT_VERSION = "rag-v2"
 
 SYSTEM_PROMPT = (
     "You are a study assistant for learners following the Machine Learning Engineer "
@@ -24,12 +27,26 @@ SYSTEM_PROMPT = (
 )
 
 
+def escape_text(text: str) -> str:
+    """Passage text with every ``<`` written as ``&lt;``.
+
+    No tag can start inside a passage, so a corpus note cannot close ``</passage>`` or
+    ``</passages>`` (or open a fake one) and make the model read what follows as prompt
+    structure. Only ``<`` is escaped: ``>`` and ``&`` cannot start a tag, and leaving them
+    keeps ordinary text ("A > B", "Q&A") exactly as the model saw it in training.
+    """
+    return text.replace("<", "&lt;")
+
+
 def format_passages(passages: Sequence[Chunk]) -> str:
-    """``<passages>`` block with one numbered ``<passage>`` per chunk."""
+    """``<passages>`` block with one numbered ``<passage>`` per chunk (content escaped)."""
     parts = []
     for n, c in enumerate(passages, start=1):
-        where = " > ".join(p for p in (c.title, c.section) if p)
-        parts.append(f'<passage id="{n}" source="{c.source}">\n{where}\n{c.text}\n</passage>')
+        where = " > ".join(escape_text(p) for p in (c.title, c.section) if p)
+        source = html.escape(c.source, quote=True)  # a quoted attribute: no way out of it
+        parts.append(
+            f'<passage id="{n}" source="{source}">\n{where}\n{escape_text(c.text)}\n</passage>'
+        )
     return "<passages>\n" + "\n".join(parts) + "\n</passages>"
 
 

@@ -7,6 +7,7 @@ call ``get_settings.cache_clear()`` after changing the environment.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from functools import lru_cache
 from pathlib import Path
@@ -111,6 +112,21 @@ class Settings(BaseSettings):
         description="A model stream silent this long counts as failed (extractive fallback).",
     )
     llm_max_retries: int = Field(2, ge=0, description="Retries on 429/5xx/connection errors.")
+    llm_max_retry_after_s: float = Field(
+        10.0,
+        ge=0,
+        description="Longest Retry-After honoured; a provider asking for more gets the fallback.",
+    )
+    llm_max_concurrency: int = Field(
+        8,
+        ge=1,
+        le=32,
+        description="Model calls in flight per process (keep below the 40 worker threads); "
+        "a question finding no free slot is answered extractively (degraded).",
+    )
+    llm_queue_wait_s: float = Field(
+        0.5, ge=0, description="How long a question waits for a free model slot."
+    )
     llm_max_tokens: int = Field(512, gt=0, description="Completion token limit.")
     llm_temperature: float = Field(0.2, ge=0, le=2, description="Sampling temperature.")
     context_tokens: int = Field(1500, gt=0, description="Token budget for passages in the prompt.")
@@ -149,6 +165,23 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(
         120, ge=0, description="Requests per key (or client IP) per minute; 0 = off."
     )
+    # Client identity and abuse limits (README "Security").
+    public_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Client keys that are public (a widget's data-key): accepted like "
+        "api_keys, but rate limited per key and client address.",
+    )
+    auth_failures_per_minute: int = Field(
+        10, ge=0, description="Failed authentications per client address per minute; 0 = off."
+    )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="CIDRs of reverse proxies whose X-Forwarded-For / Forwarded headers are "
+        "believed (empty = none: the TCP peer is the client).",
+    )
+    trusted_proxy_header: Literal["x-forwarded-for", "forwarded"] = Field(
+        "x-forwarded-for", description="The header trusted proxies set (only that one is read)."
+    )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Origins allowed to call the API (widget hosts)."
     )
@@ -169,7 +202,24 @@ class Settings(BaseSettings):
             raise ValueError(f"chunk_overlap must be < chunk_size ({size}), got {v}")
         return v
 
-    @field_validator("api_keys", "cors_origins", "url_allowed_networks", mode="before")
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _valid_networks(cls, v: list[str]) -> list[str]:
+        for net in v:
+            try:
+                ipaddress.ip_network(net, strict=False)
+            except ValueError:
+                raise ValueError(f"trusted_proxies: {net!r} is not a CIDR network") from None
+        return v
+
+    @field_validator(
+        "api_keys",
+        "public_keys",
+        "cors_origins",
+        "url_allowed_networks",
+        "trusted_proxies",
+        mode="before",
+    )
     @classmethod
     def _split_csv(cls, v: object) -> object:
         # Accept "a,b" as well as a JSON list, so env files stay readable.

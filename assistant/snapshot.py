@@ -10,6 +10,7 @@ import numpy as np
 
 from assistant.embeddings import canonical_model_name
 from assistant.errors import IndexCorruptError, IndexNotBuiltError
+from assistant.filters import RowFilter
 from assistant.index import (
     BM25_DIR,
     CHUNKS,
@@ -43,6 +44,7 @@ class IndexSnapshot:
     chunk_ids: frozenset[str]
     phases: np.ndarray  # (N, 10) bool: row r is tagged with phase p
     sources: np.ndarray  # (N,) object: source of each row
+    filters: RowFilter  # row ids per source / folder / phase, so filters never scan all rows
 
     @classmethod
     def load(
@@ -99,28 +101,14 @@ class IndexSnapshot:
             chunk_ids=frozenset(c.chunk_id for c in chunks),
             phases=phases,
             sources=np.array([c.source for c in chunks], dtype=object),
+            filters=RowFilter.from_chunks(chunks),
         )
 
     def allowed_rows(
         self, sources: list[str] | None = None, phases: list[int] | None = None
     ) -> np.ndarray | None:
         """Row ids passing the filters (None = no filter)."""
-        if not sources and not phases:
-            return None
-        mask = np.ones(len(self.chunks), dtype=bool)
-        if sources:
-            wanted = set(sources)
-            # A filter names a source exactly or a folder prefix ("notes/").
-            mask &= np.array(
-                [
-                    s in wanted or any(s.startswith(w.rstrip("/") + "/") for w in wanted)
-                    for s in self.sources
-                ],
-                dtype=bool,
-            )
-        if phases:
-            mask &= self.phases[:, [p for p in phases if 0 <= p < 10]].any(axis=1)
-        return np.flatnonzero(mask).astype(np.int64)
+        return self.filters.rows(sources, phases)
 
 
 def load_latest_valid(

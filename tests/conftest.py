@@ -124,12 +124,18 @@ class LiveServer:
         import uvicorn
 
         from api.app import create_app
+        from api.clientaddr import uvicorn_options
         from assistant.factory import make_assistant
 
         assistant = make_assistant(self.settings, embedder=self.embedder)
         self.app = create_app(self.settings, assistant=assistant)
         config = uvicorn.Config(
-            self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
+            self.app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan="on",
+            **uvicorn_options(),  # as `assistant serve` runs it
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, generate_latest
 
-from api.deps import AppStateDep, AssistantDep
+from api.deps import AppStateDep, AssistantDep, ClientDep
+from api.probe import probe
 
 router = APIRouter(tags=["operations"])
 INDEX_CHUNKS = Gauge("assistant_index_chunks", "Chunks in the served index")
@@ -49,20 +50,22 @@ def _export_ledger(state: dict[str, Any]) -> None:
             _counted[name] = value
 
 
+# /health, /ready and /metrics are coroutines with coroutine dependencies: they never
+# need a worker thread, so they answer while every worker waits on a hung model.
 @router.get("/health")
-def read_health() -> dict[str, str]:
+async def read_health() -> dict[str, str]:
     """Liveness: the process answers."""
     return {"status": "ok"}
 
 
 @router.get("/ready")
-def read_ready(state: AppStateDep) -> JSONResponse:
+async def read_ready(state: AppStateDep) -> JSONResponse:
     """Readiness: an index is loaded; lists the state of every dependency."""
     a = state.assistant
     deps: dict[str, Any] = {}
     cache = a.cache
     if state.settings.redis_url:
-        ok = cache.ping()
+        ok = await probe(cache.ping, False)
         deps["redis"] = (
             "ok" if ok else f"down ({getattr(cache, 'last_error', None) or 'no answer'})"
         )
@@ -90,7 +93,7 @@ def read_ready(state: AppStateDep) -> JSONResponse:
 
 
 @router.get("/metrics")
-def read_metrics(assistant: AssistantDep) -> Response:
+async def read_metrics(assistant: AssistantDep) -> Response:
     """Prometheus metrics."""
     if assistant.ready:
         INDEX_CHUNKS.set(len(assistant.snapshot.chunks))
@@ -99,7 +102,7 @@ def read_metrics(assistant: AssistantDep) -> Response:
 
 
 @router.get("/v1/index")
-def read_index(assistant: AssistantDep) -> dict[str, Any]:
+def read_index(assistant: AssistantDep, client: ClientDep) -> dict[str, Any]:
     """The served index: version, counts, embedding model, chunking."""
     snap = assistant.snapshot
     m = snap.manifest

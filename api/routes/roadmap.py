@@ -7,13 +7,13 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from api.deps import AssistantDep
+from api.deps import AssistantDep, ClientDep
 
 router = APIRouter(tags=["roadmap"])
 
 
 @router.get("/v1/roadmap")
-def read_roadmap(assistant: AssistantDep) -> dict[str, Any]:
+def read_roadmap(assistant: AssistantDep, client: ClientDep) -> dict[str, Any]:
     """The roadmap's phases and the indexed material tagged with each."""
     material: dict[int, dict[str, dict[str, Any]]] = defaultdict(dict)
     snap = assistant.loaded

@@ -20,6 +20,7 @@ def serve(host: str | None, port: int | None, index_dir: Path | None, workers: i
     """
     import uvicorn
 
+    from api.clientaddr import uvicorn_options
     from assistant.settings import get_settings
 
     if index_dir is not None:
@@ -35,4 +36,5 @@ def serve(host: str | None, port: int | None, index_dir: Path | None, workers: i
         workers=workers,
         log_level=s.log_level.lower(),
         access_log=False,
+        **uvicorn_options(),  # forwarded headers: only ASSISTANT_TRUSTED_PROXIES, in the app
     )

@@ -1,14 +1,19 @@
 """Answers from an OpenAI-compatible ``/chat/completions`` endpoint (OpenAI, vLLM, Ollama).
 
 Each call makes at most ``max_retries + 1`` HTTP attempts: 429, 500, 502, 503, 504 and
-connection failures are retried after exponential backoff with jitter (or after the
-server's ``Retry-After``, capped at ``max_backoff_s``); other 4xx fail at once. A stream
+connection failures are retried after exponential backoff with jitter, or after the
+server's ``Retry-After`` when it is at most ``max_retry_after_s`` (longer: fail at once,
+so the caller falls back instead of retrying early); other 4xx fail at once. A stream
 is retried only until its first piece of text has been handed to the caller, and fails
 with ``UpstreamTimeoutError`` when no byte arrives for ``stall_timeout_s``. A circuit
 breaker counts whole failed calls and, once tripped, fails calls fast without a request.
+At most ``max_concurrency`` calls are in flight; one that finds no free slot within
+``queue_wait_s`` fails with ``UpstreamModelError`` (the service then answers extractively).
+Output that reproduces the system prompt is refused (``assistant.output_guard``).
 
 The API key travels only in the ``Authorization`` header; it is scrubbed from every
-message built here and never kept in a repr.
+message built here and never kept in a repr. A base URL carrying credentials
+(``user:pass@host``) is refused: they would be sent and could reach logs.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from assistant.errors import (
     UpstreamTimeoutError,
 )
 from assistant.generation.breaker import CircuitBreaker
+from assistant.generation.limits import ConcurrencyLimit
 from assistant.generation.openai_wire import (
     error_message,
     first_choice,
@@ -36,7 +42,13 @@ from assistant.generation.openai_wire import (
     safe_url,
     sse_data,
 )
-from assistant.generation.retry import AttemptFailed, RetryPolicy, failure_from_response
+from assistant.generation.retry import (
+    AttemptFailed,
+    RetryPolicy,
+    failure_from_response,
+    failure_from_transport,
+)
+from assistant.output_guard import guard_stream, reproduces_system_prompt
 from assistant.protocols import GenerationRequest
 from assistant.tokens import count_tokens_estimate
 from assistant.types import Generation, Usage
@@ -61,6 +73,9 @@ class OpenAIGenerator:
         backoff_s: float = 0.5,
         max_backoff_s: float = 8.0,
         stall_timeout_s: float | None = None,
+        max_retry_after_s: float = 10.0,
+        max_concurrency: int = 8,
+        queue_wait_s: float = 0.5,
         breaker: CircuitBreaker | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
@@ -70,6 +85,11 @@ class OpenAIGenerator:
             url = None
         if url is None or url.scheme not in ("http", "https") or not url.host:
             raise ConfigError(f"base_url must be an http(s) URL, got {safe_url(str(base_url))!r}")
+        if url.userinfo:
+            raise ConfigError(
+                f"base_url must not carry credentials (user:password@): got "
+                f"{safe_url(base_url)!r} with user-info; put the key in ASSISTANT_LLM_API_KEY"
+            )
         if not model or not model.strip():
             raise ConfigError(f"model must be a non-empty name, got {model!r}")
         for name, value in (("timeout_s", timeout_s), ("connect_timeout_s", connect_timeout_s)):
@@ -77,7 +97,8 @@ class OpenAIGenerator:
                 raise ConfigError(f"{name} must be > 0, got {value}")
         if stall_timeout_s is not None and not stall_timeout_s > 0:
             raise ConfigError(f"stall_timeout_s must be > 0, got {stall_timeout_s}")
-        self.retry = RetryPolicy(max_retries, backoff_s, max_backoff_s)
+        self.retry = RetryPolicy(max_retries, backoff_s, max_backoff_s, max_retry_after_s)
+        self.limit = ConcurrencyLimit(max_concurrency, queue_wait_s)
 
         self.base_url = base_url.rstrip("/")
         self.model = model
@@ -120,15 +141,36 @@ class OpenAIGenerator:
     def generate(self, request: GenerationRequest) -> Generation:
         """One non-streamed completion, with retries and the breaker."""
         body = self._body(request, stream=False)
-        with self.breaker.guard(self._where):
-            return self._with_retries(lambda: self._complete_once(body, request))
+        with self.limit.slot(self._where), self.breaker.guard(self._where):
+            generation = self._with_retries(lambda: self._complete_once(body, request))
+        # Checked outside the breaker: the endpoint worked, the answer is what is refused.
+        if reproduces_system_prompt(generation.text):
+            raise self._leak_error()
+        return generation
 
     def stream(self, request: GenerationRequest) -> Iterator[str | Generation]:
         """Text deltas as they arrive, then one final ``Generation`` (full text, usage)."""
         body = self._body(request, stream=True)
+        with self.limit.slot(self._where):
+            yield from guard_stream(self._stream_call(body, request), self._leak_error)
+
+    def _stream_call(
+        self, body: dict[str, Any], request: GenerationRequest
+    ) -> PyGenerator[str | Generation, None, None]:
         with self.breaker.guard(self._where):
             generation = yield from self._stream_with_retries(body, request)
         yield generation
+
+    def _transport_failure(self, exc: httpx.HTTPError, *, streaming: bool) -> AttemptFailed:
+        stall = self.stall_timeout_s if streaming else None
+        return failure_from_transport(
+            exc, self._where, self._timeout.connect, self.timeout_s, stall
+        )
+
+    def _leak_error(self) -> UpstreamModelError:
+        return UpstreamModelError(
+            f"openai backend: the answer of {self.model!r} reproduced the system prompt; withheld"
+        )
 
     # --- request building ----------------------------------------------------------------
 
@@ -281,31 +323,6 @@ class OpenAIGenerator:
         if not isinstance(data, dict):
             raise AttemptFailed(f"{self._where} sent JSON that is not an object", retryable=False)
         return data
-
-    def _transport_failure(self, exc: httpx.HTTPError, *, streaming: bool) -> AttemptFailed:
-        if isinstance(exc, httpx.ConnectTimeout):
-            return AttemptFailed(
-                f"could not connect to {self._where} within {self._timeout.connect} s",
-                retryable=True,
-                timeout=True,
-            )
-        if isinstance(exc, httpx.ReadTimeout):
-            what = (
-                f"stream stalled: no bytes for {self.stall_timeout_s} s"
-                if streaming
-                else f"no response within {self.timeout_s} s"
-            )
-            return AttemptFailed(f"{self._where} {what}", retryable=False, timeout=True)
-        if isinstance(exc, httpx.TimeoutException):
-            return AttemptFailed(
-                f"{self._where} {type(exc).__name__} after {self.timeout_s} s",
-                retryable=False,
-                timeout=True,
-            )
-        retryable = isinstance(exc, httpx.NetworkError | httpx.RemoteProtocolError)
-        return AttemptFailed(
-            f"connection to {self._where} failed: {type(exc).__name__}: {exc}", retryable=retryable
-        )
 
     def _estimate_usage(self, request: GenerationRequest, text: str) -> Usage:
         # Some servers omit usage (notably in streams). Even a tiktoken count misses the

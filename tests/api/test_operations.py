@@ -99,7 +99,7 @@ def test_metrics_are_prometheus_text(secured: LiveServer, http: httpx.Client) ->
 
 
 def test_index_description(secured: LiveServer, index_chunks: dict[str, Chunk]) -> None:
-    body = httpx.get(secured.url + "/v1/index").json()
+    body = httpx.get(secured.url + "/v1/index", headers=AUTH).json()
     assert body["index_version"] == secured.assistant.snapshot.version
     assert body["counts"]["chunks"] == len(index_chunks)
     assert body["model"]["name"] == "sentence-transformers/all-MiniLM-L6-v2"
@@ -110,7 +110,7 @@ def test_index_description(secured: LiveServer, index_chunks: dict[str, Chunk]) 
 def test_roadmap_has_nine_phases_with_material(
     secured: LiveServer, index_chunks: dict[str, Chunk]
 ) -> None:
-    body = httpx.get(secured.url + "/v1/roadmap").json()
+    body = httpx.get(secured.url + "/v1/roadmap", headers=AUTH).json()
     phases = body["phases"]
     assert [p["number"] for p in phases] == list(range(1, 10))
     sources = {c.source for c in index_chunks.values()}

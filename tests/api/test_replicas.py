@@ -233,7 +233,7 @@ def test_two_replicas_share_cache_ledger_limits_and_index(
         assert new_version != old_version
         deadline = time.monotonic() + 30
         for replica in (a, b):
-            while httpx.get(replica.url + "/v1/index").json()["index_version"] != new_version:
+            while httpx.get(replica.url + "/ready").json()["index_version"] != new_version:
                 assert time.monotonic() < deadline, f"{replica.name} did not load {new_version}"
                 time.sleep(0.1)
         time.sleep(1.0)  # more load on the new version

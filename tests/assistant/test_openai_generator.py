@@ -191,15 +191,28 @@ def test_429_with_retry_after_one_second_is_retried_after_about_one_second(
     ["3600", formatdate(time.time() + 3600, usegmt=True)],
     ids=["seconds", "http-date"],
 )
-def test_retry_after_is_capped_at_max_backoff(
+def test_retry_after_above_the_ceiling_fails_fast_instead_of_retrying_early(
     srv: OpenAIServer, make: MakeGen, retry_after: str
 ) -> None:
+    # Issue 11 item 9: the old code cut 3600 s to max_backoff_s and retried early.
     srv.push(Reply.error(503, "overloaded", retry_after=retry_after))
-    start = time.monotonic()
-    make(backoff_s=0.001, max_backoff_s=0.3).generate(request())
-    # Parsed and capped: ~0.3 s. Not parsed would mean the ~1 ms backoff instead.
-    assert 0.28 <= time.monotonic() - start < 1.0
-    assert len(srv.completions) == 2
+    gen = make(backoff_s=0.001, max_backoff_s=0.3, max_retry_after_s=5)
+    with pytest.raises(UpstreamModelError) as err:
+        gen.generate(request())
+    assert len(srv.completions) == 1, "no retry before the provider allows it"
+    assert "more than the 5 s ceiling" in str(err.value)
+    assert "ASSISTANT_LLM_MAX_RETRY_AFTER_S" in str(err.value)
+
+
+def test_retry_after_below_the_ceiling_is_honoured_not_cut_to_max_backoff(
+    srv: OpenAIServer, make: MakeGen
+) -> None:
+    srv.push(Reply.error(429, "slow down", retry_after=1.5))
+    out = make(backoff_s=0.001, max_backoff_s=0.05, max_retry_after_s=5).generate(request())
+    assert out.text == DEFAULT_TEXT
+    first, second = srv.completions
+    # A lower bound only: the retry must not go out before the provider allows it.
+    assert second.at - first.at >= 1.5
 
 
 def test_two_500s_then_ok_succeeds_with_three_requests(srv: OpenAIServer, make: MakeGen) -> None:
@@ -419,14 +432,17 @@ def test_api_key_never_leaks(
     assert "retrying" in caplog.text  # the retry was logged, scrubbed
 
 
-def test_credentials_in_base_url_stay_out_of_messages(srv: OpenAIServer) -> None:
-    url = srv.url.replace("http://", "http://user:SECRET123@")
-    with OpenAIGenerator(base_url=url, model="m", api_key=None, max_retries=0) as gen:
-        assert "SECRET123" not in repr(gen)
-        srv.push(Reply.error(500))
-        with pytest.raises(UpstreamModelError) as err:
-            gen.generate(request())
-    assert "SECRET123" not in str(err.value)
+@pytest.mark.parametrize("userinfo", ["user:SECRET123@", "SECRET123@", ":SECRET123@"])
+def test_credentials_in_base_url_are_refused_without_echoing_them(
+    srv: OpenAIServer, userinfo: str
+) -> None:
+    url = srv.url.replace("http://", f"http://{userinfo}")
+    with pytest.raises(ConfigError) as err:
+        OpenAIGenerator(base_url=url, model="m", api_key=None, max_retries=0)
+    message = str(err.value)
+    assert "must not carry credentials" in message and "ASSISTANT_LLM_API_KEY" in message
+    assert "SECRET123" not in message and "SECRET123" not in repr(err.value)
+    assert srv.completions == []
 
 
 # --- bad configuration and bad requests ------------------------------------------------------
