@@ -25,20 +25,10 @@ def read_health() -> dict[str, str]:
 def read_ready(state: AppStateDep) -> JSONResponse:
     """Readiness: an index is loaded; lists the state of every dependency."""
     a = state.assistant
-    deps: dict[str, Any] = {}
-    cache = a.cache
-    if state.settings.redis_url:
-        ok = cache.ping()
-        deps["redis"] = (
-            "ok" if ok else f"down ({getattr(cache, 'last_error', None) or 'no answer'})"
-        )
-    else:
-        deps["cache"] = "in-process"
-    deps["ledger"] = "ok" if getattr(a.ledger, "healthy", True) else "down"
-    deps["llm"] = f"{a.generator.backend} ({a.generator.model})"
+    deps = a.dependencies(redis=bool(state.settings.redis_url))
     ready = a.ready
     READY.set(1 if ready else 0)
-    degraded = any(str(v).startswith("down") for v in deps.values())
+    degraded = any(v.startswith("down") for v in deps.values())
     body = {
         "ready": ready,
         "index_version": a.loaded.version if a.loaded else None,
