@@ -11,11 +11,18 @@ from assistant.answer_writer import Written
 from assistant.ledger import QueryCost
 from assistant.protocols import Pricing
 from assistant.roadmap import Roadmap
-from assistant.types import Answer, CacheOutcome, Chunk, Citation, Meta, Usage
+from assistant.types import (
+    NOT_COVERED_SENTENCE,
+    Answer,
+    CacheOutcome,
+    Chunk,
+    Citation,
+    Meta,
+    Usage,
+)
 
 _CITE = re.compile(r"\[(\d{1,2})\]")
-# The answer when no passage is relevant enough (the extractive generator says the same).
-NOT_COVERED_SENTENCE = "The study material does not cover this question."
+# The answer when no passage is relevant enough.
 NOT_COVERED = f"{NOT_COVERED_SENTENCE} Try rephrasing it, or ask about a topic of the roadmap."
 PLACEMENT_PASSAGES = 2  # the roadmap placement looks at the phases of the top passages
 

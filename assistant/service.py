@@ -42,7 +42,7 @@ from assistant.protocols import (
 )
 from assistant.retrieval import HybridRetriever, Mode
 from assistant.roadmap import Roadmap, material_by_phase
-from assistant.searcher import IndexSearcher
+from assistant.searcher import IndexSearcher, Query
 from assistant.snapshot import IndexSnapshot
 from assistant.types import Answer, AskEvent, Chunk, Delta, Done, Generation, SearchHit
 
@@ -109,8 +109,8 @@ class StudyAssistant:
         self.pricing = pricing
         self.roadmap = roadmap
         self.top_k = top_k
-        # Relevance cut: no passage at all unless the best dense score reaches min_score;
-        # then every passage within keep_ratio of min_score (the runner-ups of a good hit).
+        # Relevance cut (see _retrieve): min_score for the best hit, keep_ratio * min_score
+        # for the others. keep_ratio was the magic number 0.75.
         self.min_score = min_score
         self.keep_ratio = keep_ratio
         self.context_tokens = context_tokens
@@ -223,16 +223,9 @@ class StudyAssistant:
             answer = yield from self._reuse(hit, info, degraded)
             saved, embed_tokens = hit.answer.usage.cost_usd, 0
         else:
-            t = time.perf_counter()
-            hits = self.searcher.retrieve(
-                snap, query, opts.k, sources=opts.sources, phases=opts.phases
-            )
-            timings.retrieve_ms = (time.perf_counter() - t) * 1000
-            passages, scores = self._relevant(hits)
+            passages, scores = self._retrieve(snap, query, opts, timings)
             yield info.meta("miss", self.generator.backend, self.generator.model)
-            t = time.perf_counter()
-            written = yield from self._write(standalone, passages, conv.history)
-            timings.generate_ms = (time.perf_counter() - t) * 1000
+            written = yield from self._write(standalone, passages, conv.history, timings)
             answer = compose_answer(
                 written, passages, scores, info,
                 roadmap=self.roadmap, pricing=self.pricing, degraded=degraded,
@@ -280,8 +273,15 @@ class StudyAssistant:
             degraded=degraded,
         )
 
-    def _relevant(self, hits: list[SearchHit]) -> tuple[list[Chunk], dict[str, float]]:
+    def _retrieve(
+        self, snap: IndexSnapshot, query: Query, opts: AskOptions, timings: Timings
+    ) -> tuple[list[Chunk], dict[str, float]]:
         """Passages worth answering from, fitted to the token budget, and their scores."""
+        t = time.perf_counter()
+        hits = self.searcher.retrieve(snap, query, opts.k, sources=opts.sources, phases=opts.phases)
+        timings.retrieve_ms = (time.perf_counter() - t) * 1000
+        # Relevance cut: nothing unless the best dense score reaches min_score, then every
+        # hit within keep_ratio of it (the runner-ups of a good hit, not unrelated text).
         best = max((h.dense_score for h in hits if h.dense_score is not None), default=0.0)
         floor = self.min_score * self.keep_ratio
         relevant = (
@@ -294,9 +294,22 @@ class StudyAssistant:
         return passages, {h.chunk.chunk_id: h.score for h in relevant}
 
     def _write(
-        self, question: str, passages: list[Chunk], history: list[dict[str, str]]
+        self,
+        question: str,
+        passages: list[Chunk],
+        history: list[dict[str, str]],
+        timings: Timings,
     ) -> Gen[AskEvent, None, Written]:
         """The answer text, streamed as deltas; "not covered" when no passage is relevant."""
+        t = time.perf_counter()
+        try:
+            return (yield from self._generate(question, passages, history))
+        finally:
+            timings.generate_ms = (time.perf_counter() - t) * 1000
+
+    def _generate(
+        self, question: str, passages: list[Chunk], history: list[dict[str, str]]
+    ) -> Gen[AskEvent, None, Written]:
         if not passages:
             yield Delta(NOT_COVERED)
             gen = Generation(text=NOT_COVERED, model=self.generator.model)

@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any, ClassVar, Literal
 
 CacheOutcome = Literal["hit", "semantic", "miss"]
+# What an answer says when the study material has nothing on the question.
+NOT_COVERED_SENTENCE = "The study material does not cover this question."
 
 
 @dataclass(slots=True)
