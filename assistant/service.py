@@ -148,9 +148,12 @@ class StudyAssistant:
         return self.searcher.reload(force)
 
     def close(self) -> None:
-        for part in (self.ledger, self.cache, self.semantic, self.generator):
-            if isinstance(part, Closeable):
-                part.close()
+        self.ledger.close()
+        self.cache.close()
+        if self.semantic is not None:
+            self.semantic.close()
+        if isinstance(self.generator, Closeable):  # remote backends hold a connection pool
+            self.generator.close()
 
     def validate(self, text: str, what: str, k: int) -> str:
         return self.searcher.validate(text, what, k)
