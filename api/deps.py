@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Request
 
 from api.authguard import AuthFailureLimiter
 from api.clientaddr import TrustedProxies
 from assistant.errors import AuthError, RateLimitedError
+from assistant.protocols import RateLimiter
 from assistant.service import StudyAssistant
 from assistant.settings import Settings
 
@@ -26,7 +27,7 @@ class AppState:
 
     settings: Settings
     assistant: StudyAssistant
-    limiter: Any  # RateLimiter protocol: hit(identity) -> retry-after seconds | None
+    limiter: RateLimiter | None  # None: no rate limits
     key_hashes: frozenset[str] = field(default_factory=frozenset)  # accepted client keys, sha256
     admin_hash: str | None = None
     public_hashes: frozenset[str] = field(default_factory=frozenset)  # limited per key + address
@@ -57,6 +58,12 @@ async def _state_dep(request: Request) -> AppState:
 
 async def _assistant_dep(request: Request) -> StudyAssistant:
     return get_state(request).assistant
+
+
+def get_request_id(request: Request) -> str | None:
+    """The id the request-context middleware gave this request (X-Request-ID)."""
+    rid = request.scope.get("state", {}).get("request_id")
+    return str(rid) if rid else None
 
 
 def _presented_key(request: Request) -> str | None:
@@ -131,4 +138,5 @@ def require_admin(request: Request) -> None:
 AppStateDep = Annotated[AppState, Depends(_state_dep)]
 AssistantDep = Annotated[StudyAssistant, Depends(_assistant_dep)]
 ClientDep = Annotated[Client, Depends(authenticate)]
+RequestIdDep = Annotated[str | None, Depends(get_request_id)]
 AdminDep = Depends(require_admin)

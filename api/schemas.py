@@ -1,10 +1,19 @@
-"""Request and response models of the HTTP API (they drive validation and the OpenAPI document)."""
+"""Request and response models of the HTTP API (they drive validation and the OpenAPI document).
+
+The answer's response models are built from the core's dataclasses (``assistant.types``:
+``Citation``, ``Usage``, ``Answer``), so the answer has one shape everywhere: the
+service, the stream's ``done`` event, the cache entry and this document.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import typing
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from assistant import types
 
 QUESTION_EXAMPLE = "When should I use Lasso instead of Ridge?"
 
@@ -77,38 +86,44 @@ class AskRequest(Filters):
     )
 
 
-class Citation(BaseModel):
-    id: int
-    chunk_id: str
-    source: str
-    title: str
-    section: str
-    url: str | None
-    snippet: str
-    score: float
-    phases: list[int] = []
+def model_of(
+    cls: type[Any],
+    name: str,
+    *,
+    exclude: frozenset[str] = frozenset(),
+    types_: dict[str, Any] | None = None,
+    descriptions: dict[str, str] | None = None,
+) -> type[BaseModel]:
+    """A pydantic model with the fields of dataclass ``cls`` (same names, types, defaults)."""
+    hints = typing.get_type_hints(cls)
+    fields: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if f.name in exclude:
+            continue
+        default: Any = ...
+        if f.default is not dataclasses.MISSING:
+            default = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory()
+        kind = (types_ or {}).get(f.name, hints[f.name])
+        info = Field(default, description=(descriptions or {}).get(f.name))
+        fields[f.name] = (kind, info)
+    return create_model(name, __doc__=cls.__doc__, **fields)
 
 
-class UsageOut(BaseModel):
-    prompt_tokens: int
-    completion_tokens: int
-    cost_usd: float
-    exact: bool = Field(True, description="False when token counts are estimates.")
-
-
-class AskResponse(BaseModel):
-    answer: str
-    citations: list[Citation]
-    usage: UsageOut
-    cache: Literal["hit", "semantic", "miss"]
-    backend: str
-    model: str
-    index_version: str
-    latency_ms: float
-    degraded: bool
-    request_id: str
-    conversation_id: str | None = None
-    roadmap: str | None = Field(None, description="Where the topic sits in the roadmap.")
+Citation = model_of(types.Citation, "Citation")
+UsageOut = model_of(
+    types.Usage,
+    "UsageOut",
+    descriptions={"exact": "False when token counts are estimates."},
+)
+AskResponse = model_of(
+    types.Answer,
+    "AskResponse",
+    exclude=frozenset({"passage_ids"}),  # internal: what the cache entry depends on
+    types_={"citations": list[Citation], "usage": UsageOut},  # type: ignore[valid-type]
+    descriptions={"roadmap": "Where the topic sits in the roadmap."},
+)
 
 
 class ChatCompletionRequest(BaseModel):

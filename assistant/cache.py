@@ -10,15 +10,13 @@ import hashlib
 import json
 import logging
 import re
-import threading
 import time
 import unicodedata
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from assistant.errors import ConfigError
-from assistant.redis_guard import RedisGuard, redis_client
+from assistant.lru import LRU
+from assistant.redis_guard import GuardedRedis
 
 logger = logging.getLogger(__name__)
 
@@ -59,44 +57,34 @@ def _check_ttl(ttl_s: int) -> None:
 class MemoryCache:
     """Thread-safe in-process LRU with a TTL per entry."""
 
+    healthy = True  # nothing outside the process can fail
+    last_error: str | None = None
+
     def __init__(
         self, max_entries: int = 2048, *, clock: Callable[[], float] = time.monotonic
     ) -> None:
-        if max_entries <= 0:
-            raise ConfigError(f"max_entries must be > 0, got {max_entries!r}")
         self.max_entries = max_entries
         self._clock = clock
-        # key -> (expires_at on self._clock, JSON text); order = least recently used first
-        self._items: OrderedDict[str, tuple[float, str]] = OrderedDict()
-        self._lock = threading.Lock()
-        self.healthy = True
-        self.last_error: str | None = None
+        # key -> (expires_at on self._clock, JSON text)
+        self._items: LRU[str, tuple[float, str]] = LRU(max_entries)
 
     def get(self, key: str) -> dict[str, Any] | None:
-        with self._lock:
-            item = self._items.get(key)
-            if item is None:
-                return None
-            expires_at, text = item
-            if self._clock() >= expires_at:
-                del self._items[key]
-                return None
-            self._items.move_to_end(key)
+        item = self._items.get(key)
+        if item is None:
+            return None
+        expires_at, text = item
+        if self._clock() >= expires_at:
+            self._items.pop(key)
+            return None
         value: dict[str, Any] = json.loads(text)
         return value
 
     def set(self, key: str, value: dict[str, Any], ttl_s: int) -> None:
         _check_ttl(ttl_s)
-        text = _dump(key, value)
-        with self._lock:
-            self._items[key] = (self._clock() + ttl_s, text)
-            self._items.move_to_end(key)
-            while len(self._items) > self.max_entries:
-                self._items.popitem(last=False)
+        self._items.put(key, (self._clock() + ttl_s, _dump(key, value)))
 
     def delete(self, key: str) -> None:
-        with self._lock:
-            self._items.pop(key, None)
+        self._items.pop(key)
 
     def __len__(self) -> int:
         return len(self._items)
@@ -105,11 +93,10 @@ class MemoryCache:
         return True
 
     def close(self) -> None:
-        with self._lock:
-            self._items.clear()
+        self._items.clear()
 
 
-class RedisCache:
+class RedisCache(GuardedRedis):
     """Redis-backed cache shared by replicas; never raises when Redis is down or frozen.
 
     On a failure ``get`` returns None and ``set``/``delete`` do nothing; ``healthy``
@@ -125,20 +112,11 @@ class RedisCache:
         prefix: str = "sa:",
         cooldown_s: float = 1.0,
     ) -> None:
-        self._client = redis_client(url, timeout_s=timeout_s)
+        super().__init__(url, "answer cache", timeout_s=timeout_s, cooldown_s=cooldown_s)
         self._prefix = prefix
-        self._guard = RedisGuard("answer cache", cooldown_s=cooldown_s)
-
-    @property
-    def healthy(self) -> bool:
-        return self._guard.healthy
-
-    @property
-    def last_error(self) -> str | None:
-        return self._guard.last_error
 
     def get(self, key: str) -> dict[str, Any] | None:
-        raw = self._guard.call(lambda: self._client.get(self._prefix + key), None)
+        raw = self._call(lambda r: r.get(self._prefix + key), None)
         if raw is None:
             return None
         try:
@@ -152,17 +130,7 @@ class RedisCache:
     def set(self, key: str, value: dict[str, Any], ttl_s: int) -> None:
         _check_ttl(ttl_s)
         text = _dump(key, value)
-        self._guard.call(lambda: self._client.set(self._prefix + key, text, ex=ttl_s), None)
+        self._call(lambda r: r.set(self._prefix + key, text, ex=ttl_s), None)
 
     def delete(self, key: str) -> None:
-        self._guard.call(lambda: self._client.delete(self._prefix + key), None)
-
-    def ping(self) -> bool:
-        """True when Redis answers now (for /ready); False during a cool-down."""
-        return bool(self._guard.call(lambda: self._client.ping(), False))
-
-    def close(self) -> None:
-        try:
-            self._client.close()
-        except Exception as exc:  # closing must not fail a shutdown
-            logger.debug("answer cache: close failed: %s", exc)
+        self._call(lambda r: r.delete(self._prefix + key), None)

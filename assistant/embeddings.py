@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from assistant.errors import ConfigError
+from assistant.lru import LRU
 from assistant.protocols import Embedder
 
 logger = logging.getLogger(__name__)
@@ -142,10 +142,8 @@ class QueryMemoEmbedder:
         self.inner = inner
         self.model_name = inner.model_name
         self.dimension = inner.dimension
-        self._max = max_entries
-        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._counts: OrderedDict[str, int] = OrderedDict()
-        self._lock = threading.Lock()
+        self._vectors: LRU[str, np.ndarray] = LRU(max_entries)
+        self._counts: LRU[str, int] = LRU(max_entries)
 
     def __getattr__(self, name: str) -> Any:  # tokenizer, max_seq_length, ...
         return getattr(self.inner, name)
@@ -154,26 +152,16 @@ class QueryMemoEmbedder:
         return self.inner.embed_documents(texts)
 
     def embed_query(self, text: str) -> np.ndarray:
-        with self._lock:
-            vec = self._vectors.get(text)
-            if vec is not None:
-                self._vectors.move_to_end(text)
-                return vec.copy()  # callers may modify theirs
+        vec = self._vectors.get(text)
+        if vec is not None:
+            return vec.copy()  # callers may modify theirs
         vec = self.inner.embed_query(text)
-        self._remember(self._vectors, text, vec.copy())
+        self._vectors.put(text, vec.copy())
         return vec
 
     def count_tokens(self, text: str) -> int:
-        with self._lock:
-            n = self._counts.get(text)
+        n = self._counts.get(text)
         if n is None:
             n = self.inner.count_tokens(text)
-            self._remember(self._counts, text, n)
+            self._counts.put(text, n)
         return n
-
-    def _remember(self, memo: OrderedDict[str, Any], key: str, value: Any) -> None:
-        with self._lock:
-            memo[key] = value
-            memo.move_to_end(key)
-            while len(memo) > self._max:
-                memo.popitem(last=False)

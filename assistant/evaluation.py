@@ -12,16 +12,27 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from assistant.errors import BadInputError
+from assistant.protocols import Embedder
 from assistant.retrieval import Mode
-from assistant.types import Chunk
+from assistant.searcher import IndexSearcher
+from assistant.snapshot import IndexSnapshot
+from assistant.types import Chunk, SearchHit
 
 _SENT = re.compile(r"(?<=[.!?])\s+")
 _CITE = re.compile(r"\[\d+\]")
+
+
+class Searcher(Protocol):
+    """Anything that searches like the service (``IndexSearcher``, ``StudyAssistant``)."""
+
+    def search(
+        self, query: str, k: int, *, mode: Mode = "hybrid"
+    ) -> tuple[list[SearchHit], str]: ...
 
 
 @dataclass(slots=True, frozen=True)
@@ -79,14 +90,14 @@ def retrieval_metrics(ranked: list[list[bool]], k: int) -> dict[str, float]:
 
 
 def evaluate_retrieval(
-    assistant: Any, questions: list[Question], k: int = 5, mode: str = "hybrid"
+    searcher: Searcher, questions: list[Question], k: int = 5, mode: Mode = "hybrid"
 ) -> dict[str, Any]:
-    """Scores of ``assistant.search`` on the question set, overall and per phase."""
+    """Scores of ``searcher.search`` on the question set, overall and per phase."""
     per_phase: dict[int, list[list[bool]]] = defaultdict(list)
     ranked = []
     depth = max(k, 10)
     for q in questions:
-        hits, _ = assistant.search(q.question, depth, mode=mode)
+        hits, _ = searcher.search(q.question, depth, mode=mode)
         rel = [is_relevant(h.chunk, q) for h in hits]
         ranked.append(rel)
         per_phase[q.phase].append(rel)
@@ -99,7 +110,9 @@ def evaluate_retrieval(
     }
 
 
-def faithfulness(answer: str, cited: list[str], embedder: Any, threshold: float = 0.6) -> float:
+def faithfulness(
+    answer: str, cited: list[str], embedder: Embedder, threshold: float = 0.6
+) -> float:
     """Share of answer sentences whose best cosine match among cited passages' sentences ≥ threshold."""
     sentences = [s.strip() for s in _SENT.split(_CITE.sub("", answer)) if len(s.strip()) > 20]
     support = [s for text in cited for s in _SENT.split(text) if len(s.strip()) > 20]
@@ -126,8 +139,8 @@ def evaluate_answers(assistant: Any, questions: list[Question]) -> dict[str, Any
             faithful.append(0.0)
             continue
         covered += 1
-        precision.append(sum(c["source"] == q.source for c in r.citations) / len(r.citations))
-        texts = [by_id.get(c["chunk_id"], c["snippet"]) for c in r.citations]
+        precision.append(sum(c.source == q.source for c in r.citations) / len(r.citations))
+        texts = [by_id.get(c.chunk_id, c.snippet) for c in r.citations]
         faithful.append(faithfulness(r.answer, texts, assistant.embedder))
     n = len(questions) or 1
     return {
@@ -139,19 +152,12 @@ def evaluate_answers(assistant: Any, questions: list[Question]) -> dict[str, Any
 
 
 def evaluate_version_dir(
-    path: Path, embedder: Any, questions: list[Question], settings: Any
+    path: Path, embedder: Embedder, questions: list[Question], settings: Any
 ) -> dict[str, Any]:
     """Retrieval scores of an unpublished version directory (for `index build --eval`)."""
     from assistant.factory import make_retriever
-    from assistant.snapshot import IndexSnapshot
 
     snap = IndexSnapshot.load(path.parent.parent, path.name, model_name=embedder.model_name)
-    retriever = make_retriever(settings)
-
-    class _Searcher:
-        def search(self, query: str, k: int, mode: Mode = "hybrid") -> tuple[list[Any], str]:
-            hits = retriever.search(snap, query, embedder.embed_query(query), k, mode=mode)
-            return hits, snap.version
-
-    result = evaluate_retrieval(_Searcher(), questions, k=5)
+    searcher = IndexSearcher.fixed(snap, embedder, make_retriever(settings))
+    result = evaluate_retrieval(searcher, questions, k=5)
     return {**result["overall"], "questions": result["questions"]}

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from assistant.embeddings import QueryMemoEmbedder, SentenceTransformerEmbedder
 from assistant.errors import AssistantError, ConfigError
-from assistant.protocols import Cache, Embedder, Generator
+from assistant.ledger import SqlCostLedger
+from assistant.protocols import (
+    Cache,
+    Embedder,
+    Generator,
+    Pricing,
+    RateLimiter,
+    SemanticLookup,
+    TokenWindow,
+)
 from assistant.retrieval import HybridRetriever, load_reranker
 from assistant.roadmap import Roadmap
 from assistant.service import StudyAssistant
@@ -76,13 +84,13 @@ def make_generator(settings: Settings, embedder: Embedder) -> tuple[Generator, G
     )
 
 
-def make_cache(settings: Settings) -> tuple[Cache, Any]:
+def make_cache(settings: Settings) -> tuple[Cache, SemanticLookup | None]:
     """(answer cache, semantic cache or None)."""
     from assistant.cache import MemoryCache, RedisCache
     from assistant.semantic_cache import SemanticCache
 
     cache: Cache
-    semantic: Any = None
+    semantic: SemanticLookup | None = None
     if settings.redis_url:
         cache = RedisCache(settings.redis_url, timeout_s=settings.redis_timeout_s)
         if settings.semantic_cache:
@@ -98,9 +106,8 @@ def make_cache(settings: Settings) -> tuple[Cache, Any]:
     return cache, semantic
 
 
-def make_ledger(settings: Settings) -> Any:
-    from assistant.ledger import SqlCostLedger
-
+def make_ledger(settings: Settings) -> SqlCostLedger:
+    """The cost ledger (a ``CostLedger``; the build job also records its builds in it)."""
     return SqlCostLedger(
         settings.database_url,
         spill_dir=settings.resolved_ledger_spill_dir,
@@ -108,7 +115,7 @@ def make_ledger(settings: Settings) -> Any:
     )
 
 
-def make_pricing(settings: Settings) -> Any:
+def make_pricing(settings: Settings) -> Pricing:
     from assistant.pricing import PricingTable
 
     if settings.pricing_file:
@@ -132,6 +139,7 @@ def make_assistant(settings: Settings, *, embedder: Embedder | None = None) -> S
         ledger=make_ledger(settings),
         pricing=make_pricing(settings),
         roadmap=Roadmap.from_file(settings.corpus_dir / "roadmap.md"),
+        window=generator if isinstance(generator, TokenWindow) else None,
         top_k=settings.top_k,
         min_score=settings.min_score,
         context_tokens=settings.context_tokens,
@@ -148,7 +156,7 @@ def make_assistant(settings: Settings, *, embedder: Embedder | None = None) -> S
     return assistant
 
 
-def make_rate_limiter(settings: Settings) -> Any:
+def make_rate_limiter(settings: Settings) -> RateLimiter | None:
     """Per-key limits; shared through Redis when it is configured, else per process."""
     if settings.rate_limit_per_minute <= 0:
         return None

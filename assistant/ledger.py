@@ -48,7 +48,7 @@ class QueryCost:
     key_id: str  # sha256 of the API key id, or "anonymous"
     backend: str
     model: str
-    endpoint: str  # ask | chat | search
+    endpoint: str  # ask | chat | cli | eval: where the question came in
     prompt_tokens: int = 0
     completion_tokens: int = 0
     tokens_exact: bool = True

@@ -1,15 +1,22 @@
-"""The small protocols that pluggable parts implement (structurally; no inheritance)."""
+"""The small protocols that pluggable parts implement (structurally; no inheritance).
+
+Optional capabilities are protocols of their own (``TokenWindow``, ``Closeable``,
+``HealthReporting``), checked in one place each, instead of probing with ``getattr``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
 from assistant.types import Chunk, Generation
+
+if TYPE_CHECKING:
+    from assistant.ledger import QueryCost
 
 
 class Embedder(Protocol):
@@ -35,8 +42,7 @@ class GenerationRequest:
 
     question: str
     passages: list[Chunk]  # numbered [1..n] in this order
-    messages: list[dict[str, str]]  # chat messages built by assistant.prompts
-    history: list[dict[str, str]] = field(default_factory=list)
+    messages: list[dict[str, str]]  # chat messages built by assistant.prompts (history included)
     max_tokens: int = 512
     temperature: float = 0.2
 
@@ -54,24 +60,77 @@ class Generator(Protocol):
         ...
 
 
+@runtime_checkable
+class TokenWindow(Protocol):
+    """A generator with its own tokenizer and context size (local models)."""
+
+    context_tokens: int | None  # max positions of the model, None when unknown
+
+    def count_tokens(self, text: str) -> int: ...
+
+
+@runtime_checkable
+class Closeable(Protocol):
+    """A part holding connections, threads or files until ``close``."""
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class HealthReporting(Protocol):
+    """A part that knows whether its backing service answered last time."""
+
+    @property
+    def healthy(self) -> bool: ...
+
+
 class Cache(Protocol):
-    """Key/value store for answers and conversations (JSON-able values)."""
+    """Key/value store for answers and conversations (JSON-able values); never raises on outages."""
+
+    @property
+    def healthy(self) -> bool:
+        """False after the backing store failed, until it answers again."""
+        ...
+
+    @property
+    def last_error(self) -> str | None: ...
 
     def get(self, key: str) -> dict[str, Any] | None: ...
 
     def set(self, key: str, value: dict[str, Any], ttl_s: int) -> None: ...
 
-    def delete(self, key: str) -> None: ...
-
     def ping(self) -> bool:
         """True when the backing store answers (always, in process)."""
         ...
+
+    def close(self) -> None: ...
+
+
+class SemanticLookup(Protocol):
+    """Finds the cached answer of an earlier question that means the same."""
+
+    @property
+    def healthy(self) -> bool: ...
+
+    def add(self, question: str, vector: np.ndarray, key: str, namespace: str) -> None: ...
+
+    def lookup(self, question: str, vector: np.ndarray, namespace: str) -> str | None: ...
+
+    def close(self) -> None: ...
+
+
+class Pricing(Protocol):
+    """USD cost of one generation."""
+
+    def cost(
+        self, model: str, prompt_tokens: int, completion_tokens: int, *, backend: str | None = None
+    ) -> float: ...
 
 
 class CostLedger(Protocol):
     """Records one row per query and reports totals."""
 
-    def record(self, row: Any) -> None: ...
+    def record(self, row: QueryCost) -> None: ...
 
     def summary(
         self, since: datetime | None = None, by: Literal["day", "model", "key"] | None = None
@@ -80,3 +139,9 @@ class CostLedger(Protocol):
     def flush(self, timeout_s: float = 5.0) -> bool: ...
 
     def close(self) -> None: ...
+
+
+class RateLimiter(Protocol):
+    """``hit`` counts one request: None when allowed, else seconds until a retry may pass."""
+
+    def hit(self, identity: str) -> float | None: ...

@@ -12,18 +12,14 @@ import hashlib
 import threading
 import time
 from collections.abc import Callable
-from typing import Protocol
 
 from assistant.errors import ConfigError
-from assistant.redis_guard import RedisGuard, redis_client
+from assistant.protocols import RateLimiter
+from assistant.redis_guard import GuardedRedis
+
+__all__ = ["WINDOW_S", "MemoryRateLimiter", "RateLimiter", "RedisRateLimiter"]
 
 WINDOW_S = 60.0
-
-
-class RateLimiter(Protocol):
-    """``hit`` counts one request: None when allowed, else seconds until a retry may pass."""
-
-    def hit(self, identity: str) -> float | None: ...
 
 
 def _check_rate(per_minute: int) -> None:
@@ -81,7 +77,7 @@ return false
 """
 
 
-class RedisRateLimiter:
+class RedisRateLimiter(GuardedRedis):
     """GCRA limiter in Redis, atomic via a Lua script; fails open when Redis is down."""
 
     def __init__(
@@ -94,19 +90,10 @@ class RedisRateLimiter:
         cooldown_s: float = 1.0,
     ) -> None:
         _check_rate(per_minute)
+        super().__init__(url, "rate limiter", timeout_s=timeout_s, cooldown_s=cooldown_s)
         self.per_minute = per_minute
-        self._client = redis_client(url, timeout_s=timeout_s)
         self._script = self._client.register_script(_GCRA_LUA)
         self._prefix = prefix
-        self._guard = RedisGuard("rate limiter", cooldown_s=cooldown_s)
-
-    @property
-    def healthy(self) -> bool:
-        return self._guard.healthy
-
-    @property
-    def last_error(self) -> str | None:
-        return self._guard.last_error
 
     def hit(self, identity: str) -> float | None:
         if self.per_minute == 0:
@@ -114,18 +101,9 @@ class RedisRateLimiter:
         # Identities may be API keys or IPs: keep them out of Redis key names.
         key = self._prefix + hashlib.sha256(identity.encode("utf-8")).hexdigest()[:32]
         interval_ms = WINDOW_S * 1000 / self.per_minute
-        result = self._guard.call(
-            lambda: self._script(keys=[key], args=[interval_ms, WINDOW_S * 1000]), None
+        result = self._call(
+            lambda _: self._script(keys=[key], args=[interval_ms, WINDOW_S * 1000]), None
         )
         if result is None:
             return None  # allowed, or Redis unavailable (fail open)
         return float(result) / 1000
-
-    def ping(self) -> bool:
-        return bool(self._guard.call(lambda: self._client.ping(), False))
-
-    def close(self) -> None:
-        try:
-            self._client.close()
-        except Exception:  # closing must not fail a shutdown
-            pass

@@ -2,7 +2,8 @@
 
 Every Redis-backed part (answer cache, semantic cache, rate limiter) is optional
 infrastructure: when Redis is down or frozen the service must keep answering, only
-slower. ``redis_client`` bounds each call by a socket timeout and retries a dropped
+slower. ``GuardedRedis`` is the base of all three: a client from ``redis_client``
+and a ``RedisGuard``. ``redis_client`` bounds each call by a socket timeout and retries a dropped
 connection once; ``RedisGuard`` catches the failure, remembers it (``healthy``,
 ``last_error``) and skips Redis for a short cool-down so a dead server costs at most
 one timeout per cool-down instead of one per request.
@@ -125,3 +126,37 @@ class RedisGuard:
                 message,
                 self.cooldown_s,
             )
+
+
+class GuardedRedis:
+    """Base of the Redis-backed parts: a fail-fast client behind a guard, never raising.
+
+    Subclasses run every command through ``_call``; ``healthy``, ``last_error``,
+    ``ping`` and ``close`` are the same for all of them.
+    """
+
+    def __init__(self, url: str, name: str, *, timeout_s: float, cooldown_s: float) -> None:
+        self._client = redis_client(url, timeout_s=timeout_s)
+        self._guard = RedisGuard(name, cooldown_s=cooldown_s)
+
+    @property
+    def healthy(self) -> bool:
+        return self._guard.healthy
+
+    @property
+    def last_error(self) -> str | None:
+        return self._guard.last_error
+
+    def _call(self, fn: Callable[[redis.Redis], T], default: T) -> T:
+        """``fn(client)``, or ``default`` when Redis failed now or within the cool-down."""
+        return self._guard.call(lambda: fn(self._client), default)
+
+    def ping(self) -> bool:
+        """True when Redis answers now (for /ready); False during a cool-down."""
+        return bool(self._call(lambda r: r.ping(), False))
+
+    def close(self) -> None:
+        try:
+            self._client.close()
+        except Exception as exc:  # closing must not fail a shutdown
+            logger.debug("%s: close failed: %s", self._guard.name, exc)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from assistant.types import Chunk
 
 _PHASE = re.compile(r"^##\s+Phase\s+(\d+)\s*:\s*(.+?)\s*$")
 _FIELD = re.compile(r"^\*\*(Goal|Time|Rule|Focus|Outcome):\*\*\s*(.+)$")
@@ -97,3 +100,24 @@ class Roadmap:
                 else "."
             )
         return sentence
+
+
+def material_by_phase(chunks: Iterable[Chunk]) -> dict[int, list[dict[str, Any]]]:
+    """Phase -> the sources tagged with it: title, page URL, sections and chunk count."""
+    material: dict[int, dict[str, dict[str, Any]]] = {}
+    for c in chunks:
+        for p in c.phases:
+            entry = material.setdefault(p, {}).setdefault(
+                c.source,
+                {
+                    "source": c.source,
+                    "title": c.title,
+                    "url": c.url.split("#")[0] if c.url else None,
+                    "sections": [],
+                    "chunks": 0,
+                },
+            )
+            entry["chunks"] += 1
+            if c.section and c.section not in entry["sections"]:
+                entry["sections"].append(c.section)
+    return {p: list(by_source.values()) for p, by_source in material.items()}

@@ -16,14 +16,14 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 
 from assistant.errors import ConfigError
-from assistant.redis_guard import RedisGuard, redis_client
+from assistant.lru import LRU
+from assistant.redis_guard import GuardedRedis
 from assistant.semantic_guard import refusal_reason
 
 logger = logging.getLogger(__name__)
@@ -119,13 +119,11 @@ class SemanticCache:
     ) -> None:
         if not 0.0 < threshold <= 1.0:
             raise ConfigError(f"semantic threshold must be in (0, 1], got {threshold!r}")
-        if max_entries <= 0:
-            raise ConfigError(f"max_entries must be > 0, got {max_entries!r}")
         self.store = store
         self.threshold = threshold
         self.max_entries = max_entries
         self._shelves: dict[str, _Shelf] = {}
-        self._order: OrderedDict[tuple[str, str], None] = OrderedDict()  # oldest first
+        self._order: LRU[tuple[str, str], bool] = LRU(max_entries)  # (namespace, key)
         self._lock = threading.Lock()
 
     @classmethod
@@ -195,11 +193,7 @@ class SemanticCache:
                     )
                 return  # another replica with another model; its namespace should differ
             shelf.put(entry.key, entry.question, entry.vector)
-            slot = (entry.namespace, entry.key)
-            self._order[slot] = None
-            self._order.move_to_end(slot)
-            while len(self._order) > self.max_entries:
-                namespace, key = self._order.popitem(last=False)[0]
+            for (namespace, key), _ in self._order.put((entry.namespace, entry.key), True):
                 self._shelves[namespace].remove(key)
 
     def ping(self) -> bool:
@@ -210,7 +204,7 @@ class SemanticCache:
             self.store.close()
 
 
-class RedisSemanticStore:
+class RedisSemanticStore(GuardedRedis):
     """Shares semantic entries through one Redis Stream; never raises on Redis failures."""
 
     def __init__(
@@ -223,22 +217,13 @@ class RedisSemanticStore:
         cooldown_s: float = 1.0,
         page_size: int = 500,
     ) -> None:
-        self._client = redis_client(url, timeout_s=timeout_s)
+        super().__init__(url, "semantic cache", timeout_s=timeout_s, cooldown_s=cooldown_s)
         self._stream = f"{prefix}semantic"
         self._max_entries = max_entries
         self._page_size = page_size
         self._origin = uuid.uuid4().hex.encode()  # to skip our own entries when reading
         self._last_id: bytes = b"0-0"  # a new replica first reads the whole stream
-        self._guard = RedisGuard("semantic cache", cooldown_s=cooldown_s)
         self._pull_lock = threading.Lock()
-
-    @property
-    def healthy(self) -> bool:
-        return self._guard.healthy
-
-    @property
-    def last_error(self) -> str | None:
-        return self._guard.last_error
 
     def publish(self, entry: SemanticEntry) -> None:
         fields: dict[Any, Any] = {
@@ -248,10 +233,8 @@ class RedisSemanticStore:
             "v": entry.vector.astype("<f4").tobytes(),
             "o": self._origin,
         }
-        self._guard.call(
-            lambda: self._client.xadd(
-                self._stream, fields, maxlen=self._max_entries, approximate=True
-            ),
+        self._call(
+            lambda r: r.xadd(self._stream, fields, maxlen=self._max_entries, approximate=True),
             None,
         )
 
@@ -262,7 +245,7 @@ class RedisSemanticStore:
         try:
             entries: list[SemanticEntry] = []
             while True:
-                page: Any = self._guard.call(self._read_page, None)
+                page: Any = self._call(self._read_page, None)
                 if not page:
                     return entries
                 messages: list[tuple[bytes, dict[bytes, bytes]]] = page[0][1]
@@ -276,9 +259,9 @@ class RedisSemanticStore:
         finally:
             self._pull_lock.release()
 
-    def _read_page(self) -> Any:
+    def _read_page(self, client: Any) -> Any:
         # RESP2 reply: [[stream, [(id, {field: value}), ...]]], or None when nothing is new.
-        return self._client.xread({self._stream: self._last_id}, count=self._page_size)
+        return client.xread({self._stream: self._last_id}, count=self._page_size)
 
     def _decode(self, fields: dict[bytes, bytes]) -> SemanticEntry | None:
         if fields.get(b"o") == self._origin:
@@ -291,9 +274,3 @@ class RedisSemanticStore:
         except (KeyError, ValueError, UnicodeDecodeError) as exc:
             logger.warning("semantic cache: skipped a malformed stream entry: %s", exc)
             return None
-
-    def close(self) -> None:
-        try:
-            self._client.close()
-        except Exception as exc:  # closing must not fail a shutdown
-            logger.debug("semantic cache: close failed: %s", exc)

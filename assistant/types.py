@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, ClassVar, Literal
+
+CacheOutcome = Literal["hit", "semantic", "miss"]
+# What an answer says when the study material has nothing on the question.
+NOT_COVERED_SENTENCE = "The study material does not cover this question."
 
 
 @dataclass(slots=True)
@@ -85,11 +89,18 @@ class SearchHit:
 
 @dataclass(slots=True)
 class Usage:
-    """Token counts of one generation; ``exact`` is False for estimates."""
+    """Token counts of one generation or answer; ``exact`` is False for estimates.
+
+    ``cost_usd`` is filled in when the answer is priced (generators leave it 0).
+    """
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
     exact: bool = True
+    cost_usd: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 @dataclass(slots=True)
@@ -100,3 +111,155 @@ class Generation:
     usage: Usage = field(default_factory=Usage)
     model: str = ""
     finish_reason: str = "stop"
+
+
+SNIPPET_CHARS = 280  # characters of a cited passage shown as its snippet
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    """One passage an answer cites as ``[id]``."""
+
+    id: int
+    chunk_id: str
+    source: str
+    title: str
+    section: str
+    url: str | None
+    snippet: str  # the first 280 characters of the passage
+    score: float
+    phases: list[int] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, n: int, chunk: Chunk, score: float) -> Citation:
+        return cls(
+            id=n,
+            chunk_id=chunk.chunk_id,
+            source=chunk.source,
+            title=chunk.title,
+            section=chunk.section,
+            url=chunk.url,
+            snippet=chunk.text[:SNIPPET_CHARS],
+            score=round(score, 6),
+            phases=list(chunk.phases),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(slots=True)
+class Answer:
+    """One answer: what `/v1/ask` returns, what streams end with, what the cache stores."""
+
+    answer: str
+    citations: list[Citation]
+    usage: Usage
+    cache: CacheOutcome
+    backend: str
+    model: str
+    index_version: str
+    latency_ms: float
+    degraded: bool
+    request_id: str
+    conversation_id: str | None = None
+    roadmap: str | None = None  # where the topic sits in the roadmap
+    passage_ids: list[str] = field(default_factory=list)  # every passage the answer was built from
+
+    def to_json(self) -> dict[str, Any]:
+        """The `/v1/ask` response body (``passage_ids`` stay internal)."""
+        return {
+            "answer": self.answer,
+            "citations": [c.to_json() for c in self.citations],
+            "usage": self.usage.to_json(),
+            "cache": self.cache,
+            "backend": self.backend,
+            "model": self.model,
+            "index_version": self.index_version,
+            "latency_ms": round(self.latency_ms, 2),
+            "degraded": self.degraded,
+            "request_id": self.request_id,
+            "conversation_id": self.conversation_id,
+            "roadmap": self.roadmap,
+        }
+
+    def to_cache_json(self) -> dict[str, Any]:
+        """The cache entry: the response body plus the passages it depends on."""
+        return {**self.to_json(), "passage_ids": list(self.passage_ids)}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Answer:
+        """Read back ``to_json`` / ``to_cache_json`` output; KeyError/TypeError when malformed."""
+        return cls(
+            answer=d["answer"],
+            citations=[Citation(**c) for c in d["citations"]],
+            usage=Usage(**d["usage"]),
+            cache=d["cache"],
+            backend=d["backend"],
+            model=d["model"],
+            index_version=d["index_version"],
+            latency_ms=float(d["latency_ms"]),
+            degraded=bool(d["degraded"]),
+            request_id=d["request_id"],
+            conversation_id=d.get("conversation_id"),
+            roadmap=d.get("roadmap"),
+            passage_ids=list(d.get("passage_ids", [])),
+        )
+
+    def reused(
+        self,
+        outcome: CacheOutcome,
+        *,
+        request_id: str,
+        conversation_id: str,
+        index_version: str,
+        latency_ms: float,
+        degraded: bool,
+    ) -> Answer:
+        """This cached answer served again: nothing billed, the request's own ids and timing."""
+        return replace(
+            self,
+            usage=Usage(exact=True),
+            cache=outcome,
+            request_id=request_id,
+            conversation_id=conversation_id,
+            index_version=index_version,
+            latency_ms=latency_ms,
+            degraded=self.degraded or degraded,
+        )
+
+
+# ----------------------------------------------------------------------------- stream events
+@dataclass(frozen=True, slots=True)
+class Meta:
+    """First event of an answer: what will answer, before any text."""
+
+    event: ClassVar[str] = "meta"
+    request_id: str
+    index_version: str
+    cache: CacheOutcome
+    backend: str
+    model: str
+    conversation_id: str
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Delta:
+    """A piece of answer text, in order."""
+
+    event: ClassVar[str] = "delta"
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    """Last event: the whole answer (its text equals the deltas joined)."""
+
+    event: ClassVar[str] = "done"
+    answer: Answer
+
+
+AskEvent = Meta | Delta | Done

@@ -38,6 +38,7 @@ from assistant.evaluation import (
 )
 from assistant.index import current_version
 from assistant.retrieval import HybridRetriever, Mode
+from assistant.searcher import IndexSearcher, Query
 from assistant.settings import Settings
 from assistant.snapshot import IndexSnapshot
 from indexing.build import BuildOptions, build_index
@@ -159,14 +160,18 @@ class Scorer:
         self, snapshot: IndexSnapshot, embedder: SentenceTransformerEmbedder, qs: list[Question]
     ) -> None:
         self.snapshot = snapshot
+        self.embedder = embedder
         self.questions = qs
-        self.vectors = [embedder.embed_query(q.question) for q in qs]
+        self.queries = [Query(q.question, embedder) for q in qs]
+        for query in self.queries:
+            _ = query.vector  # embedded once here, reused by every configuration
 
     def ranked(self, retriever: HybridRetriever, mode: Mode = "hybrid") -> list[list[bool]]:
         """Per question, the relevance of each of the top ``DEPTH`` hits."""
+        searcher = IndexSearcher.fixed(self.snapshot, self.embedder, retriever)
         out = []
-        for q, vec in zip(self.questions, self.vectors, strict=True):
-            hits = retriever.search(self.snapshot, q.question, vec, DEPTH, mode=mode)
+        for q, query in zip(self.questions, self.queries, strict=True):
+            hits = searcher.retrieve(self.snapshot, query, DEPTH, mode=mode)
             out.append([is_relevant(h.chunk, q) for h in hits])
         return out
 

@@ -5,45 +5,45 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
-from api.deps import AssistantDep, ClientDep
+from api.deps import AssistantDep, ClientDep, RequestIdDep
 from api.errors import status_for
 from api.routes.sse import SSE_HEADERS, sse
 from api.schemas import AskRequest, AskResponse, ErrorResponse
 from assistant.errors import AssistantError
 from assistant.service import AskOptions, StudyAssistant
+from assistant.types import Delta, Done, Meta
 
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["answers"])
 
 
-def _options(
-    body: AskRequest, request: Request, client_key: str, endpoint: str = "ask"
-) -> AskOptions:
+def _options(body: AskRequest, request_id: str | None, client_key: str) -> AskOptions:
     return AskOptions(
         k=body.k,
         sources=body.sources,
         phases=body.phases,
         history=[{"role": m.role, "content": m.content or ""} for m in body.history],
         conversation_id=body.conversation_id,
-        request_id=request.scope.get("state", {}).get("request_id"),
+        request_id=request_id,
         key_id=client_key,
-        endpoint=endpoint,
+        endpoint="ask",
     )
 
 
 def stream_answer(assistant: StudyAssistant, question: str, opts: AskOptions) -> Iterator[str]:
     """meta, delta*, done; an error after the stream began arrives as an `error` event."""
     try:
-        for event, payload in assistant.ask_events(question, opts):
-            if event == "meta":
-                yield sse("meta", payload)
-            elif event == "delta":
-                yield sse("delta", {"text": payload})
-            else:
-                yield sse("done", payload.to_json())
+        for event in assistant.ask_events(question, opts):
+            match event:
+                case Meta():
+                    yield sse("meta", event.to_json())
+                case Delta(text=text):
+                    yield sse("delta", {"text": text})
+                case Done(answer=answer):
+                    yield sse("done", answer.to_json())
     except AssistantError as exc:
         status, type_ = status_for(exc)
         yield sse("error", {"error": {"type": type_, "status": status, "message": str(exc)}})
@@ -61,9 +61,11 @@ def stream_answer(assistant: StudyAssistant, question: str, opts: AskOptions) ->
         503: {"model": ErrorResponse},
     },
 )
-def create_answer(body: AskRequest, request: Request, assistant: AssistantDep, client: ClientDep):  # type: ignore[no-untyped-def]
+def create_answer(  # type: ignore[no-untyped-def]
+    body: AskRequest, assistant: AssistantDep, client: ClientDep, request_id: RequestIdDep
+):
     """Answer a question from the study corpus, citing passages as [n]."""
-    opts = _options(body, request, client.key_id)
+    opts = _options(body, request_id, client.key_id)
     if body.stream:
         # Validate before the 200 goes out, so bad input still gets a 4xx status.
         assistant.validate(body.question, "question", body.k)

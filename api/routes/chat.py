@@ -11,15 +11,16 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
-from api.deps import AssistantDep, ClientDep
+from api.deps import AssistantDep, ClientDep, RequestIdDep
 from api.errors import status_for
 from api.routes.sse import SSE_HEADERS, sse
 from api.schemas import ChatCompletionRequest
 from assistant.errors import AssistantError, BadInputError
-from assistant.service import AskOptions, AskResult, StudyAssistant
+from assistant.service import AskOptions, StudyAssistant
+from assistant.types import Answer, Delta, Done
 
 router = APIRouter(tags=["openai"])
 MODEL_ID = "study-assistant"
@@ -36,7 +37,7 @@ def _split(body: ChatCompletionRequest) -> tuple[str, list[dict[str, str]]]:
     return turns[-1]["content"], turns[:-1]
 
 
-def _completion(result: AskResult, created: int) -> dict[str, Any]:
+def _completion(result: Answer, created: int) -> dict[str, Any]:
     return {
         "id": f"chatcmpl-{result.request_id}",
         "object": "chat.completion",
@@ -51,19 +52,19 @@ def _completion(result: AskResult, created: int) -> dict[str, Any]:
             }
         ],
         "usage": _usage(result),
-        "citations": result.citations,
+        "citations": [c.to_json() for c in result.citations],
         "index_version": result.index_version,
         "cache": result.cache,
         "degraded": result.degraded,
     }
 
 
-def _content(result: AskResult) -> str:
+def _content(result: Answer) -> str:
     return result.answer + (f"\n\n{result.roadmap}" if result.roadmap else "")
 
 
-def _usage(result: AskResult) -> dict[str, int]:
-    p, c = result.usage["prompt_tokens"], result.usage["completion_tokens"]
+def _usage(result: Answer) -> dict[str, int]:
+    p, c = result.usage.prompt_tokens, result.usage.completion_tokens
     return {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}
 
 
@@ -90,16 +91,15 @@ def _stream(
 
     try:
         yield chunk({"role": "assistant", "content": ""})
-        for event, payload in assistant.ask_events(question, opts):
-            if event == "delta":
-                yield chunk({"content": payload})
-            elif event == "done":
-                tail = f"\n\n{payload.roadmap}" if payload.roadmap else ""
-                if tail:
-                    yield chunk({"content": tail})
-                yield chunk(
-                    {}, "stop", citations=payload.citations, index_version=payload.index_version
-                )
+        for event in assistant.ask_events(question, opts):
+            if isinstance(event, Delta):
+                yield chunk({"content": event.text})
+            elif isinstance(event, Done):
+                answer = event.answer
+                if answer.roadmap:
+                    yield chunk({"content": f"\n\n{answer.roadmap}"})
+                citations = [c.to_json() for c in answer.citations]
+                yield chunk({}, "stop", citations=citations, index_version=answer.index_version)
                 if include_usage:
                     yield sse(
                         None,
@@ -109,7 +109,7 @@ def _stream(
                             "created": created,
                             "model": MODEL_ID,
                             "choices": [],
-                            "usage": _usage(payload),
+                            "usage": _usage(answer),
                         },
                     )
     except AssistantError as exc:
@@ -119,9 +119,12 @@ def _stream(
 
 
 @router.post("/v1/chat/completions")
-def create_chat_completion(
-    body: ChatCompletionRequest, request: Request, assistant: AssistantDep, client: ClientDep
-):  # type: ignore[no-untyped-def]
+def create_chat_completion(  # type: ignore[no-untyped-def]
+    body: ChatCompletionRequest,
+    assistant: AssistantDep,
+    client: ClientDep,
+    request_id: RequestIdDep,
+):
     """OpenAI-compatible chat completion answered from the study corpus."""
     question, history = _split(body)
     opts = AskOptions(
@@ -130,7 +133,7 @@ def create_chat_completion(
         history=history,
         key_id=client.key_id,
         endpoint="chat",
-        request_id=request.scope.get("state", {}).get("request_id"),
+        request_id=request_id,
     )
     if body.stream:
         assistant.validate(question, "question", body.k)

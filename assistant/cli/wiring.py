@@ -70,21 +70,20 @@ def index_retriever(settings: Settings) -> tuple[Retriever, str]:
     """The service's own retrieval (embedder, hybrid search, passage budget) as a callable."""
     from assistant.factory import make_embedder, make_retriever
     from assistant.prompts import fit_passages
-    from assistant.snapshot import IndexSnapshot
+    from assistant.searcher import IndexSearcher
 
     embedder = make_embedder(settings)
+    searcher = IndexSearcher(embedder, make_retriever(settings), index_dir=settings.index_dir)
     try:
-        snapshot = IndexSnapshot.load(
-            settings.index_dir, model_name=embedder.model_name, dimension=embedder.dimension
-        )
+        searcher.reload()
+        snapshot = searcher.snapshot
     except IndexNotBuiltError as exc:
         raise IndexNotBuiltError(
             f"{exc}; or pass --no-retrieval to give each pair only its source passage"
         ) from exc
-    retriever = make_retriever(settings)
 
     def retrieve(question: str, k: int) -> Sequence[Chunk]:
-        hits = retriever.search(snapshot, question, embedder.embed_query(question), k)
+        hits = searcher.retrieve(snapshot, searcher.query(question), k)
         # The same token budget the service applies before it builds the prompt.
         chunks = [h.chunk for h in hits]
         return fit_passages(chunks, settings.context_tokens, embedder.count_tokens)

@@ -266,8 +266,12 @@ def test_bad_input_loses_nothing(secured: LiveServer, http: httpx.Client) -> Non
     )
     assert ok.status_code == 200 and ok.json()["citations"]
     assert ledger_count(secured) == before + 1
-    stored = secured.assistant.cache.get(f"conv:{conv}")
-    assert stored is not None and [m["role"] for m in stored["messages"]] == ["user", "assistant"]
+    # Conversation ids are issued by the server: an id it never issued starts a new one.
+    issued = ok.json()["conversation_id"]
+    assert issued != conv
+    owner = hashlib.sha256(KEY.encode()).hexdigest()[:16]
+    stored = secured.assistant.conversations.open(owner, issued)
+    assert stored.continued and [m["role"] for m in stored.history] == ["user", "assistant"]
 
 
 # ------------------------------------------------------------------------------ CORS, ids

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from assistant.compose import renumber_citations
 from assistant.conversation import condense_question, looks_like_follow_up
 from assistant.embeddings import QueryMemoEmbedder
 from assistant.errors import BadInputError, IndexNotBuiltError, UpstreamModelError
@@ -18,9 +19,9 @@ from assistant.factory import make_assistant
 from assistant.index import CHUNKS, read_chunks, resolve_version_dir
 from assistant.protocols import GenerationRequest
 from assistant.roadmap import Roadmap, parse_roadmap
-from assistant.service import NOT_COVERED, AskOptions, StudyAssistant, renumber_citations
+from assistant.service import NOT_COVERED, AskOptions, StudyAssistant
 from assistant.settings import get_settings
-from assistant.types import Chunk, Generation
+from assistant.types import Chunk, Delta, Done, Generation, Meta
 from tests.conftest import CORPUS, make_settings
 
 
@@ -160,15 +161,17 @@ def test_service_embeds_each_miss_once(corpus_index, embedder, tmp_path: Path) -
 # ------------------------------------------------------------------------------ answering
 def test_ask_events_order_and_result(assistant: StudyAssistant, chunk_ids: set[str]) -> None:
     events = list(assistant.ask_events("What does a Dockerfile describe?", AskOptions(k=4)))
-    names = [e for e, _ in events]
+    names = [e.event for e in events]
     assert names[0] == "meta" and names[-1] == "done" and set(names[1:-1]) == {"delta"}
-    result = events[-1][1]
-    assert "".join(p for e, p in events if e == "delta") == result.answer
+    meta, done = events[0], events[-1]
+    assert isinstance(meta, Meta) and isinstance(done, Done)
+    result = done.answer
+    assert "".join(e.text for e in events if isinstance(e, Delta)) == result.answer
     assert result.cache == "miss" and result.citations and len(result.passage_ids) <= 4
-    assert all(c["chunk_id"] in chunk_ids for c in result.citations)
-    assert {c["chunk_id"] for c in result.citations} <= set(result.passage_ids)
+    assert all(c.chunk_id in chunk_ids for c in result.citations)
+    assert {c.chunk_id for c in result.citations} <= set(result.passage_ids)
     assert result.roadmap and "Phase 9" in result.roadmap
-    assert events[0][1]["request_id"] == result.request_id
+    assert meta.request_id == result.request_id
 
 
 def test_cache_hit_and_ledger_rows(assistant: StudyAssistant) -> None:
@@ -198,7 +201,7 @@ def test_follow_up_with_conversation_id(assistant: StudyAssistant) -> None:
         AskOptions(conversation_id=first.conversation_id),
     )
     assert follow.conversation_id == first.conversation_id
-    assert any("K-means" in c["section"] for c in follow.citations), follow.citations
+    assert any("K-means" in c.section for c in follow.citations), follow.citations
 
 
 def test_validation_names_the_bad_value(assistant: StudyAssistant) -> None:
@@ -274,9 +277,10 @@ def test_model_failure_falls_back_to_extractive(
     a.reload()
     question = f"What is early stopping? ({good_deltas})"
     events = list(a.ask_events(question))
-    result = events[-1][1]
+    assert isinstance(events[-1], Done)
+    result = events[-1].answer
     assert result.degraded is True and result.backend == "extractive" and result.citations
-    deltas = "".join(p for e, p in events if e == "delta")
+    deltas = "".join(e.text for e in events if isinstance(e, Delta))
     if good_deltas:
         assert deltas.startswith("partial0 partial1 \n\n[The model failed mid-answer")
         assert result.answer.startswith("[The model failed mid-answer; extractive answer follows.]")

@@ -1,0 +1,78 @@
+"""Writing the answer text: the configured generator, and the extractive fallback when it fails."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from collections.abc import Generator as Gen
+from dataclasses import dataclass
+
+from assistant.errors import UpstreamModelError
+from assistant.protocols import GenerationRequest, Generator, TokenWindow
+from assistant.types import Delta, Generation
+
+logger = logging.getLogger(__name__)
+
+# Shown where a model's stream broke off and the extractive answer takes over.
+FALLBACK_MARKER = "[The model failed mid-answer; extractive answer follows.]"
+# Prompt tokens besides the passages: system prompt, history and question.
+PROMPT_OVERHEAD_TOKENS = 384
+
+
+@dataclass(slots=True)
+class Written:
+    """Generated text with who wrote it."""
+
+    generation: Generation
+    backend: str
+    model: str
+    fell_back: bool = False  # the configured model failed; the fallback wrote the text
+
+
+def passage_budget(
+    context_tokens: int,
+    max_tokens: int,
+    window: TokenWindow | None,
+    count_tokens: Callable[[str], int],
+) -> tuple[int, Callable[[str], int]]:
+    """Token budget for passages, in the generator's own tokens when it has a tokenizer.
+
+    A local model's context (max positions) bounds the prompt: leave room for the
+    completion and for the system prompt, history and question.
+    """
+    if window is None:
+        return context_tokens, count_tokens
+    budget = context_tokens
+    if window.context_tokens:
+        budget = max(64, min(budget, window.context_tokens - max_tokens - PROMPT_OVERHEAD_TOKENS))
+    return budget, window.count_tokens
+
+
+def write_answer(
+    generator: Generator, fallback: Generator, request: GenerationRequest
+) -> Gen[Delta, None, Written]:
+    """Stream from the generator; on upstream failure answer with the fallback (degraded)."""
+    sent = False
+    try:
+        final: Generation | None = None
+        for item in generator.stream(request):
+            if isinstance(item, Generation):
+                final = item
+            else:
+                sent = True
+                yield Delta(item)
+        if final is None:
+            raise UpstreamModelError("the model stream ended without a final message")
+        return Written(final, generator.backend, final.model or generator.model)
+    except UpstreamModelError as exc:
+        if generator is fallback:
+            raise
+        logger.warning("model backend failed, answering extractively: %s", exc)
+        gen = fallback.generate(request)
+        if sent:
+            # A client that already saw partial text gets a marker before the fallback text.
+            yield Delta(f"\n\n{FALLBACK_MARKER}\n\n{gen.text}")
+            gen.text = f"{FALLBACK_MARKER} {gen.text}"
+        else:
+            yield Delta(gen.text)
+        return Written(gen, fallback.backend, gen.model or fallback.model, fell_back=True)

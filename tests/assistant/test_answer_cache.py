@@ -1,0 +1,76 @@
+"""AnswerCache: exact and semantic hits, validity by passage ids, canonical scopes."""
+
+from __future__ import annotations
+
+from assistant.answer_cache import AnswerCache, CacheScope
+from assistant.cache import MemoryCache
+from assistant.searcher import Query
+from assistant.semantic_cache import SemanticCache
+from assistant.types import Answer, Usage
+from tests.fakes.embedder import BagOfWordsEmbedder
+
+
+def scope(**kw: object) -> CacheScope:
+    base: dict[str, object] = {"backend": "extractive", "model": "m", "prompt_version": "p", "k": 5}
+    return CacheScope(**{**base, **kw})  # type: ignore[arg-type]
+
+
+def answer(passages: list[str]) -> Answer:
+    return Answer(
+        answer="Ridge adds an L2 penalty [1].",
+        citations=[],
+        usage=Usage(10, 5, True, 0.001),
+        cache="miss",
+        backend="extractive",
+        model="m",
+        index_version="v1",
+        latency_ms=5.0,
+        degraded=False,
+        request_id="r1",
+        conversation_id="c1",
+        passage_ids=passages,
+    )
+
+
+def test_scopes_serialise_filters_canonically() -> None:
+    assert scope(sources=["a,b"]).namespace() != scope(sources=["a", "b"]).namespace()
+    assert scope(sources=["b", "a"]).namespace() == scope(sources=["a", "b"]).namespace()
+    assert scope(phases=[12]).namespace() != scope(phases=[1, 2]).namespace()
+    assert scope(k=3).namespace() != scope().namespace()
+    history = [{"role": "user", "content": "What is Ridge?"}]
+    assert scope(history_digest=CacheScope.digest(history)).namespace() != scope().namespace()
+    assert AnswerCache.key("q", scope(sources=["a,b"])) != AnswerCache.key(
+        "q", scope(sources=["a", "b"])
+    )
+
+
+def test_exact_hit_then_invalid_once_a_passage_is_gone() -> None:
+    embedder = BagOfWordsEmbedder()
+    cache = AnswerCache(MemoryCache(), None, ttl_s=60)
+    query = Query("What is Ridge regression?", embedder)
+    assert cache.lookup(query, scope(), {"p1"}) is None
+    cache.store(query, scope(), answer(["p1", "p2"]))
+    same = Query("what is ridge regression", embedder)
+    hit = cache.lookup(same, scope(), {"p1", "p2", "p3"})
+    assert hit is not None and hit.outcome == "hit" and hit.answer.usage.cost_usd == 0.001
+    assert cache.lookup(same, scope(), {"p1"}) is None  # p2 left the index
+    assert cache.lookup(same, scope(sources=["x"]), {"p1", "p2"}) is None
+    assert embedder.queries == []  # exact lookups embed nothing
+
+
+def test_semantic_hit_in_the_same_scope_only() -> None:
+    embedder = BagOfWordsEmbedder()
+    cache = AnswerCache(MemoryCache(), SemanticCache.in_memory(threshold=0.9), ttl_s=60)
+    cache.store(Query("ridge regression what is", embedder), scope(), answer(["p1"]))
+    reordered = Query("What is ridge regression?", embedder)
+    hit = cache.lookup(reordered, scope(), {"p1"})
+    assert hit is not None and hit.outcome == "semantic"
+    assert cache.lookup(Query("What is ridge regression?", embedder), scope(k=2), {"p1"}) is None
+
+
+def test_malformed_entries_are_misses() -> None:
+    store = MemoryCache()
+    cache = AnswerCache(store, None, ttl_s=60)
+    store.set(AnswerCache.key("q", scope()), {"answer": "no other fields"}, 60)
+    assert cache.lookup(Query("q", BagOfWordsEmbedder()), scope(), set()) is None
+    assert cache.healthy
