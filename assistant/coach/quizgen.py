@@ -157,6 +157,8 @@ def _cloze_term(sentence: str, topic: str) -> str | None:
     for term in _CODE.findall(sentence) + _ACRONYM.findall(sentence):
         if term.lower() in _STOP | _CODE_WORDS:
             continue
+        if term.lower() in topic.lower():
+            continue  # "ROC" for the topic "ROC-AUC": the heading would give it away
         if sentence.count(term) == 1 and not mentions(term, topic) and len(term) >= 2:
             return term
     return None

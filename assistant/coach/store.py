@@ -6,6 +6,8 @@ Every read and write names the learner: one learner's rows are never visible to 
 from __future__ import annotations
 
 import json
+import re
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -38,6 +40,14 @@ cards = sa.Table(
     sa.Column("reviews", sa.Integer, nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+learners = sa.Table(
+    "coach_learners",
+    metadata,
+    sa.Column("learner_id", sa.String(32), primary_key=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+_LEARNER_ID = re.compile(r"^[0-9a-f]{32}$")
 
 asked = sa.Table(
     "coach_asked",
@@ -79,6 +89,23 @@ class SqlCoachStore:
 
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
+
+    def issue_learner(self) -> str:
+        """A new learner id (random, 128 bits), remembered as issued by this server."""
+        learner = uuid.uuid4().hex
+        with self.engine.begin() as conn:
+            conn.execute(learners.insert().values(learner_id=learner, created_at=datetime.now(UTC)))
+        return learner
+
+    def known_learner(self, learner: str) -> str | None:
+        """``learner`` if this server issued it, else None (a made-up id is not trusted)."""
+        if not _LEARNER_ID.match(learner):
+            return None
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                sa.select(learners.c.learner_id).where(learners.c.learner_id == learner)
+            ).first()
+        return learner if found else None
 
     def add_quiz(self, row: QuizRow) -> None:
         with self.engine.begin() as conn:

@@ -101,7 +101,7 @@ def extract_topics(chunks: Iterable[Chunk]) -> list[Topic]:
             first = sentences(chunk.text)[:1]
             # Unlabelled material: a first sentence that defines the heading is a core idea.
             if first and re.match(
-                rf"^(an?\s+|the\s+)?{re.escape(name)}\s+(is|are|means|refers)\b",
+                rf"^(an?\s+|the\s+)?{re.escape(name.rstrip('s'))}s?\s+(is|are|means|refers)\b",
                 first[0],
                 re.IGNORECASE,
             ):
