@@ -21,7 +21,7 @@ sys.path.insert(0, str(REPO))
 from assistant.coach import AnswerGrader, build_bank, extract_topics  # noqa: E402
 from assistant.coach.grading import SHORT_THRESHOLD  # noqa: E402
 from assistant.embeddings import SentenceTransformerEmbedder  # noqa: E402
-from tests.assistant.coach.corpus_chunks import corpus_chunks  # noqa: E402
+from indexing.preview import chunk_corpus  # noqa: E402
 
 LABELS = REPO / "tests/assistant/coach/data/short_answers.jsonl"
 
@@ -40,7 +40,10 @@ def agreement(pairs: list[tuple[bool, bool]]) -> dict[str, float]:
 
 def main() -> None:
     embedder = SentenceTransformerEmbedder("all-MiniLM-L6-v2")
-    bank = {q.id: q for q in build_bank(extract_topics(corpus_chunks(embedder)))}
+    bank = {
+        q.id: q
+        for q in build_bank(extract_topics(chunk_corpus(REPO / "corpus", embedder.tokenizer)))
+    }
     rows = [json.loads(line) for line in LABELS.read_text().splitlines() if line.strip()]
     missing = [r["question_id"] for r in rows if r["question_id"] not in bank]
     grader = AnswerGrader(embedder)

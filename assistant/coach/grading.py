@@ -102,10 +102,6 @@ class AnswerGrader:
         if not answer.strip():
             return Grade(False, 0.0)
         sim = self.similarity(answer, question.expected)
-        if question.key_terms:
-            score = (
-                COVERAGE_WEIGHT * coverage(answer, question.key_terms) + (1 - COVERAGE_WEIGHT) * sim
-            )
-        else:
-            score = sim
+        cov = coverage(answer, question.key_terms)
+        score = max(sim, COVERAGE_WEIGHT * cov + (1 - COVERAGE_WEIGHT) * sim)
         return Grade(score >= self.threshold, round(score, 4))

@@ -206,6 +206,8 @@ class SqlCoachStore:
     def asked(self, learner_id: str) -> dict[int, int]:
         with self.engine.connect() as conn:
             rows = conn.execute(
-                sa.select(asked.c.phase, asked.c.count).where(asked.c.learner_id == learner_id)
+                sa.select(asked.c.phase, asked.c.count.label("n")).where(
+                    asked.c.learner_id == learner_id
+                )
             ).all()
-        return {int(r.phase): int(r.count) for r in rows}
+        return {int(r.phase): int(r.n) for r in rows}

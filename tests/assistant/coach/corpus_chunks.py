@@ -11,14 +11,6 @@ CORPUS = Path(__file__).resolve().parents[3] / "corpus"
 
 
 def corpus_chunks(embedder: Any, corpus: Path = CORPUS) -> list[Chunk]:
-    from indexing.build import _load_item, resolve_sources
-    from indexing.chunking import TokenChunker
-    from indexing.loaders.common import SkippedSource
+    from indexing.preview import chunk_corpus
 
-    docs = []
-    for item in resolve_sources(corpus).items:
-        try:
-            docs.append(_load_item(item, None, 50_000_000))
-        except SkippedSource:
-            continue  # URL sources: offline
-    return TokenChunker(embedder.tokenizer, 200, 32).chunk_all(docs)
+    return chunk_corpus(corpus, embedder.tokenizer)
