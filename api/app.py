@@ -19,7 +19,7 @@ from api.clientaddr import TrustedProxies
 from api.deps import AppState, hash_key
 from api.errors import ERROR_RESPONSES, install_error_handlers
 from api.middleware import RequestContextMiddleware
-from api.routes import admin, ask, chat, health, roadmap, search, widget
+from api.routes import admin, ask, chat, coach, health, roadmap, search, widget
 from assistant.errors import AssistantError
 from assistant.service import StudyAssistant
 from assistant.settings import Settings, get_settings
@@ -37,7 +37,7 @@ def _poll_index(assistant: StudyAssistant, interval_s: float, stop: threading.Ev
 
 
 def build_state(settings: Settings, assistant: StudyAssistant | None = None) -> AppState:
-    from assistant.factory import make_assistant, make_rate_limiter
+    from assistant.factory import make_assistant, make_coach, make_rate_limiter
 
     if assistant is None:
         assistant = make_assistant(settings)
@@ -57,6 +57,7 @@ def build_state(settings: Settings, assistant: StudyAssistant | None = None) -> 
         public_hashes=public,
         proxies=TrustedProxies(settings.trusted_proxies, settings.trusted_proxy_header),
         auth_failures=AuthFailureLimiter(per_minute) if per_minute > 0 else None,
+        coach=make_coach(settings, assistant.embedder),
     )
 
 
@@ -102,7 +103,7 @@ def create_app(
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for module in (ask, search, chat, health, admin, roadmap, widget):
+    for module in (ask, search, chat, coach, health, admin, roadmap, widget):
         for route in module.router.routes:
             # The one-line docstring is the OpenAPI summary (FastAPI would title-case the name).
             if isinstance(route, APIRoute) and not route.summary and route.description:
@@ -117,8 +118,14 @@ def create_app(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "OPTIONS"],
-            allow_headers=["Authorization", "Content-Type", "X-API-Key", "X-Request-ID"],
-            expose_headers=["X-Request-ID", "Retry-After"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "X-API-Key",
+                "X-Request-ID",
+                "X-Learner-Id",
+            ],
+            expose_headers=["X-Request-ID", "Retry-After", "X-Learner-Id"],
             max_age=600,
         )
     return app

@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 
 from api.authguard import AuthFailureLimiter
 from api.clientaddr import TrustedProxies
+from assistant.coach import StudyCoach
 from assistant.errors import AuthError, RateLimitedError
 from assistant.protocols import RateLimiter
 from assistant.service import StudyAssistant
@@ -33,6 +34,7 @@ class AppState:
     public_hashes: frozenset[str] = field(default_factory=frozenset)  # limited per key + address
     proxies: TrustedProxies = field(default_factory=lambda: TrustedProxies(()))
     auth_failures: AuthFailureLimiter | None = None
+    coach: StudyCoach | None = None  # quizzes and progress; None when not configured
 
 
 @dataclass(slots=True, frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from assistant.coach import AnswerGrader, SqlCoachStore, StudyCoach
 from assistant.embeddings import QueryMemoEmbedder, SentenceTransformerEmbedder
 from assistant.errors import AssistantError, ConfigError
 from assistant.ledger import SqlCostLedger
@@ -167,3 +168,17 @@ def make_rate_limiter(settings: Settings) -> RateLimiter | None:
             settings.redis_url, settings.rate_limit_per_minute, timeout_s=settings.redis_timeout_s
         )
     return MemoryRateLimiter(settings.rate_limit_per_minute)
+
+
+def make_coach(settings: Settings, embedder: Embedder) -> StudyCoach:
+    """The study coach, storing learners' cards in the ledger's database (migrated)."""
+    from assistant.ledger_db import create_ledger_engine
+    from assistant.migrations import upgrade_schema
+
+    engine = create_ledger_engine(settings.database_url)
+    upgrade_schema(engine)
+    return StudyCoach(
+        SqlCoachStore(engine),
+        AnswerGrader(embedder),
+        Roadmap.from_file(settings.corpus_dir / "roadmap.md"),
+    )

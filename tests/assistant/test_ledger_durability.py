@@ -230,10 +230,18 @@ def test_the_migrations_build_exactly_the_tables_the_ledger_writes(
         if backend == "sqlite"
         else request.getfixturevalue("fresh_database")
     )
+    import sqlalchemy as sa
+
+    from assistant.coach.store import metadata as coach_metadata
+
     led = SqlCostLedger(url)
+    # The database holds the ledger's tables and the coach's: both must match their code.
+    expected = sa.MetaData()
+    for table in [*led.metadata.tables.values(), *coach_metadata.tables.values()]:
+        table.to_metadata(expected)
     try:
         with led.engine.connect() as conn:
-            assert compare_metadata(MigrationContext.configure(conn), led.metadata) == []
+            assert compare_metadata(MigrationContext.configure(conn), expected) == []
     finally:
         led.close()
 
