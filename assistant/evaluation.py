@@ -145,7 +145,12 @@ def evaluate_version_dir(
     from assistant.factory import make_retriever
     from assistant.snapshot import IndexSnapshot
 
-    snap = IndexSnapshot.load(path.parent.parent, path.name, model_name=embedder.model_name)
+    snap = IndexSnapshot.load(
+        path.parent.parent,
+        path.name,
+        model_name=embedder.model_name,
+        backend=getattr(embedder, "backend", None),
+    )
     retriever = make_retriever(settings)
 
     class _Searcher:

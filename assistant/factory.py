@@ -16,7 +16,20 @@ from assistant.settings import Settings
 logger = logging.getLogger(__name__)
 
 
-def make_embedder(settings: Settings) -> SentenceTransformerEmbedder:
+def make_embedder(settings: Settings) -> Any:
+    """The embedder of ``ASSISTANT_EMBEDDING_BACKEND``; models load on first use where they can."""
+    if settings.embedding_backend in ("onnx", "onnx-int8"):
+        from assistant.onnx_embedder import OnnxEmbedder
+
+        return OnnxEmbedder(
+            settings.embedding_model,
+            cache_dir=settings.resolved_embedding_cache_dir,
+            quantized=settings.embedding_backend == "onnx-int8",
+            batch_size=settings.onnx_batch_size,
+            threads=settings.embedding_threads,
+            query_prompt=settings.query_prompt,
+            document_prompt=settings.document_prompt,
+        )
     return SentenceTransformerEmbedder(
         settings.embedding_model,
         device=settings.embedding_device,

@@ -49,6 +49,7 @@ class IndexSnapshot:
         *,
         model_name: str | None = None,
         dimension: int | None = None,
+        backend: str | None = None,
         verify: bool = True,
     ) -> IndexSnapshot:
         """Load and check a version; refuse one built with another model or that is damaged."""
@@ -62,6 +63,13 @@ class IndexSnapshot:
                 f"index {version} was built with embedding model {manifest.model.get('name')!r}, "
                 f"but the service loaded {model_name!r}: rebuild the index or change "
                 "ASSISTANT_EMBEDDING_MODEL"
+            )
+        built_on = manifest.embedding_backend
+        if backend is not None and built_on != backend:
+            raise IndexCorruptError(
+                f"index {version} was embedded with the {built_on!r} backend, but this process "
+                f"embeds queries with {backend!r}: set ASSISTANT_EMBEDDING_BACKEND={built_on} "
+                "or rebuild the index"
             )
         if dimension is not None and manifest.model.get("dimension") != dimension:
             raise IndexCorruptError(
