@@ -124,7 +124,12 @@ def make_pricing(settings: Settings) -> Any:
 
 def make_assistant(settings: Settings, *, embedder: Embedder | None = None) -> StudyAssistant:
     """Everything the service needs, wired from settings; loads the index if published."""
-    memo = QueryMemoEmbedder(embedder or make_embedder(settings))
+    inner = embedder or make_embedder(settings)
+    if getattr(inner, "loaded", True) is False:
+        # Embedders load lazily (a build may need none); a service loads before it is ready,
+        # so the first request does not pay for it.
+        inner.embed_query("warm up")
+    memo = QueryMemoEmbedder(inner)
     generator, fallback = make_generator(settings, memo)
     cache, semantic = make_cache(settings)
     assistant = StudyAssistant(
