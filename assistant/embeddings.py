@@ -46,7 +46,14 @@ def resolve_model_path(name_or_path: str) -> str:
 
 
 class SentenceTransformerEmbedder:
-    """Normalised sentence-transformers embeddings with optional query/document prompts."""
+    """Normalised sentence-transformers embeddings with optional query/document prompts.
+
+    A local folder (the bundled model) is loaded on the first embedding: its tokenizer
+    and shape come from its JSON files, so a build with nothing to embed never loads
+    torch. A hub name is loaded at once (its shape is known only from the model).
+    """
+
+    backend = "torch"
 
     def __init__(
         self,
@@ -57,36 +64,69 @@ class SentenceTransformerEmbedder:
         query_prompt: str | None = None,
         document_prompt: str | None = None,
     ) -> None:
+        from assistant.model_files import ModelFiles, TokenCounter
+
+        self._path = resolve_model_path(model_name)
+        self._name = model_name
+        self._device = device
+        self._prompts = (query_prompt, document_prompt)
+        self.model_name = canonical_model_name(model_name)
+        self.batch_size = batch_size
+        self._model: Any = None
+        # encode() is not re-entrant across threads for the same model on every backend.
+        self._lock = threading.Lock()
+        files = None
+        if Path(self._path).is_dir():
+            try:
+                files = ModelFiles.read(Path(self._path))
+            except ConfigError:
+                files = None  # another layout: sentence-transformers reads it
+        if files is None:
+            self._load()
+            return
+        self.dimension = files.dimension
+        self.max_seq_length = files.max_seq_length
+        self.tokenizer: Any = TokenCounter(files.tokenizer(None))
+        self._count_tok: Any = self.tokenizer
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the model is in memory (False until the first embedding of a folder)."""
+        return self._model is not None
+
+    def _load(self) -> Any:
+        if self._model is not None:
+            return self._model
         from sentence_transformers import SentenceTransformer
 
-        path = resolve_model_path(model_name)
+        path = self._path
         if Path(path).exists():
             # A local folder must never trigger a hub request.
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
         try:
-            self._model = SentenceTransformer(path, device=device)
+            model = SentenceTransformer(path, device=self._device)
         except Exception as exc:
             raise ConfigError(
-                f"cannot load embedding model {model_name!r} (resolved to {path!r}): {exc}. "
+                f"cannot load embedding model {self._name!r} (resolved to {path!r}): {exc}. "
                 "Model hubs are unreachable offline: give a local folder, or a name that "
                 "is already in the Hugging Face cache."
             ) from exc
-        self.model_name = canonical_model_name(model_name)
         get_dim = (
-            getattr(self._model, "get_embedding_dimension", None)
-            or self._model.get_sentence_embedding_dimension
+            getattr(model, "get_embedding_dimension", None)
+            or model.get_sentence_embedding_dimension
         )
         dim = get_dim()
         if not dim:
-            raise ConfigError(f"embedding model {model_name!r} reports no dimension")
-        self.dimension = int(dim)
-        self.max_seq_length = int(self._model.max_seq_length or 512)
-        self.batch_size = batch_size
-        self._query_kw = self._prompt_kwargs(query_prompt, "query")
-        self._doc_kw = self._prompt_kwargs(document_prompt, "document")
-        self.tokenizer: Any = self._model.tokenizer
-        # encode() is not re-entrant across threads for the same model on every backend.
-        self._lock = threading.Lock()
+            raise ConfigError(f"embedding model {self._name!r} reports no dimension")
+        self._model = model
+        self._query_kw = self._prompt_kwargs(self._prompts[0], "query")
+        self._doc_kw = self._prompt_kwargs(self._prompts[1], "document")
+        if not hasattr(self, "dimension"):
+            self.dimension = int(dim)
+            self.max_seq_length = int(model.max_seq_length or 512)
+            self.tokenizer = model.tokenizer
+            self._count_tok = None  # shares state with encode(): counted under the lock
+        return model
 
     def _prompt_kwargs(self, prompt: str | None, default_name: str) -> dict[str, str]:
         prompts = getattr(self._model, "prompts", None) or {}
@@ -101,7 +141,7 @@ class SentenceTransformerEmbedder:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         with self._lock:
-            vecs = self._model.encode(  # type: ignore[call-overload]
+            vecs = self._load().encode(  # type: ignore[call-overload]
                 list(texts),
                 batch_size=self.batch_size,
                 normalize_embeddings=True,
@@ -113,7 +153,7 @@ class SentenceTransformerEmbedder:
 
     def embed_query(self, text: str) -> np.ndarray:
         with self._lock:
-            vec = self._model.encode(  # type: ignore[call-overload]
+            vec = self._load().encode(  # type: ignore[call-overload]
                 [text],
                 normalize_embeddings=True,
                 convert_to_numpy=True,
@@ -124,6 +164,8 @@ class SentenceTransformerEmbedder:
 
     def count_tokens(self, text: str) -> int:
         """Tokens of the model's own tokenizer, without special tokens."""
+        if self._count_tok is not None:  # its own tokenizer object: no shared state
+            return len(self._count_tok.encode(text, add_special_tokens=False))
         # The fast tokenizer's padding/truncation state is shared with encode(): a count
         # racing a padded batch in another thread breaks that batch.
         with self._lock:

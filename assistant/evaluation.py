@@ -157,7 +157,12 @@ def evaluate_version_dir(
     """Retrieval scores of an unpublished version directory (for `index build --eval`)."""
     from assistant.factory import make_retriever
 
-    snap = IndexSnapshot.load(path.parent.parent, path.name, model_name=embedder.model_name)
+    snap = IndexSnapshot.load(
+        path.parent.parent,
+        path.name,
+        model_name=embedder.model_name,
+        backend=getattr(embedder, "backend", None),
+    )
     searcher = IndexSearcher.fixed(snap, embedder, make_retriever(settings))
     result = evaluate_retrieval(searcher, questions, k=5)
     return {**result["overall"], "questions": result["questions"]}

@@ -8,6 +8,7 @@ from assistant.coach import AnswerGrader, SqlCoachStore, StudyCoach
 from assistant.embeddings import QueryMemoEmbedder, SentenceTransformerEmbedder
 from assistant.errors import AssistantError, ConfigError
 from assistant.ledger import SqlCostLedger
+from assistant.onnx_embedder import OnnxEmbedder
 from assistant.protocols import (
     Cache,
     Embedder,
@@ -25,7 +26,20 @@ from assistant.settings import Settings
 logger = logging.getLogger(__name__)
 
 
-def make_embedder(settings: Settings) -> SentenceTransformerEmbedder:
+def make_embedder(settings: Settings) -> SentenceTransformerEmbedder | OnnxEmbedder:
+    """The embedder of ``ASSISTANT_EMBEDDING_BACKEND``; models load on first use where they can."""
+    if settings.embedding_backend in ("onnx", "onnx-int8"):
+        from assistant.onnx_embedder import OnnxEmbedder
+
+        return OnnxEmbedder(
+            settings.embedding_model,
+            cache_dir=settings.resolved_embedding_cache_dir,
+            quantized=settings.embedding_backend == "onnx-int8",
+            batch_size=settings.onnx_batch_size,
+            threads=settings.embedding_threads,
+            query_prompt=settings.query_prompt,
+            document_prompt=settings.document_prompt,
+        )
     return SentenceTransformerEmbedder(
         settings.embedding_model,
         device=settings.embedding_device,
@@ -126,7 +140,12 @@ def make_pricing(settings: Settings) -> Pricing:
 
 def make_assistant(settings: Settings, *, embedder: Embedder | None = None) -> StudyAssistant:
     """Everything the service needs, wired from settings; loads the index if published."""
-    memo = QueryMemoEmbedder(embedder or make_embedder(settings))
+    inner = embedder or make_embedder(settings)
+    if getattr(inner, "loaded", True) is False:
+        # Embedders load lazily (a build may need none); a service loads before it is ready,
+        # so the first request does not pay for it.
+        inner.embed_query("warm up")
+    memo = QueryMemoEmbedder(inner)
     generator, fallback = make_generator(settings, memo)
     cache, semantic = make_cache(settings)
     assistant = StudyAssistant(

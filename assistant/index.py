@@ -117,10 +117,16 @@ class Manifest:
     chunking: dict[str, Any]  # {"chunk_size", "chunk_overlap", "unit": "tokens", "splitter"}
     index_type: str  # "flat" | "hnsw"
     counts: dict[str, int]  # chunks, sources, embedded, reused, skipped
-    sources: dict[str, str]  # source -> sha256 of its raw bytes
+    sources: dict[str, str]  # source -> sha256 of its loaded text
     files: dict[str, str] = field(default_factory=dict)  # relative file -> sha256
     embed_tokens: int = 0
     stats: dict[str, Any] = field(default_factory=dict)  # build report: seconds per stage, skips
+    # source -> {"size", "mtime_ns", "sha256" of the raw bytes, "chunks": [row, ...]}: what
+    # the next build compares to skip unchanged files (indexing/fingerprints.py).
+    fingerprints: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # torch | onnx | onnx-int8: queries must be embedded by the runtime that embedded the
+    # documents (int8 vectors are close to float ones, not equal). Older indexes: torch.
+    embedding_backend: str = "torch"
     format: int = INDEX_FORMAT
 
     def to_json(self) -> dict[str, Any]:
@@ -136,6 +142,8 @@ class Manifest:
             "sources": self.sources,
             "files": self.files,
             "stats": self.stats,
+            "fingerprints": self.fingerprints,
+            "embedding_backend": self.embedding_backend,
         }
 
     @classmethod
@@ -153,6 +161,8 @@ class Manifest:
                 files=d.get("files", {}),
                 embed_tokens=d.get("embed_tokens", 0),
                 stats=d.get("stats", {}),
+                fingerprints=d.get("fingerprints") or {},
+                embedding_backend=d.get("embedding_backend", "torch"),
                 format=d.get("format", 0),
             )
         except FileNotFoundError as exc:

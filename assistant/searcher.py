@@ -109,7 +109,10 @@ class IndexSearcher:
                 if self._snapshot is not None:
                     raise
                 snap, problems = load_latest_valid(
-                    self.index_dir, self.embedder.model_name, self.embedder.dimension
+                    self.index_dir,
+                    self.embedder.model_name,
+                    self.embedder.dimension,
+                    backend=self.backend,
                 )
                 self.load_problems = problems or self.load_problems
                 if snap is None:
@@ -119,6 +122,11 @@ class IndexSearcher:
             if swapped or self._snapshot is not None:
                 self.load_problems = []
             return swapped
+
+    @property
+    def backend(self) -> str | None:
+        """The embedder's backend (torch | onnx | onnx-int8): an index built by another is refused."""
+        return getattr(self.embedder, "backend", None)
 
     def _reload_locked(self, force: bool) -> bool:
         version = current_version(self.index_dir)
@@ -131,6 +139,7 @@ class IndexSearcher:
             version,
             model_name=self.embedder.model_name,
             dimension=self.embedder.dimension,
+            backend=self.backend,
         )
         # One reference swap: in-flight requests finish on the snapshot they hold.
         self._snapshot = snap

@@ -54,6 +54,7 @@ class IndexSnapshot:
         *,
         model_name: str | None = None,
         dimension: int | None = None,
+        backend: str | None = None,
         verify: bool = True,
     ) -> IndexSnapshot:
         """Load and check a version; refuse one built with another model or that is damaged."""
@@ -67,6 +68,13 @@ class IndexSnapshot:
                 f"index {version} was built with embedding model {manifest.model.get('name')!r}, "
                 f"but the service loaded {model_name!r}: rebuild the index or change "
                 "ASSISTANT_EMBEDDING_MODEL"
+            )
+        built_on = manifest.embedding_backend
+        if backend is not None and built_on != backend:
+            raise IndexCorruptError(
+                f"index {version} was embedded with the {built_on!r} backend, but this process "
+                f"embeds queries with {backend!r}: set ASSISTANT_EMBEDDING_BACKEND={built_on} "
+                "or rebuild the index"
             )
         if dimension is not None and manifest.model.get("dimension") != dimension:
             raise IndexCorruptError(
@@ -112,7 +120,10 @@ class IndexSnapshot:
 
 
 def load_latest_valid(
-    index_dir: Path, model_name: str | None = None, dimension: int | None = None
+    index_dir: Path,
+    model_name: str | None = None,
+    dimension: int | None = None,
+    backend: str | None = None,
 ) -> tuple[IndexSnapshot | None, list[str]]:
     """The published version if it loads, else the newest earlier published one that does.
 
@@ -133,7 +144,7 @@ def load_latest_valid(
     for version in candidates:
         try:
             snap = IndexSnapshot.load(
-                index_dir, version, model_name=model_name, dimension=dimension
+                index_dir, version, model_name=model_name, dimension=dimension, backend=backend
             )
         except (IndexCorruptError, IndexNotBuiltError) as exc:
             problems.append(f"index version {version} not loaded: {exc}")

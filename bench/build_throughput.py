@@ -30,8 +30,9 @@ from common import edit_one_file, emit, machine, timed, write_synthetic_corpus
 
 from assistant.embeddings import SentenceTransformerEmbedder
 from assistant.index import CHUNKS, read_chunks, resolve_version_dir
-from indexing.build import EMBED_BATCH, BuildOptions, build_index
+from indexing.build import BuildOptions, build_index
 from indexing.chunking import TokenChunker
+from indexing.embed_stage import EMBED_BATCH
 from indexing.loaders import load_file
 from indexing.sources import resolve_sources
 
@@ -57,7 +58,7 @@ def published_hashes(index_dir: Path) -> set[str]:
 
 def raw_encode(embedder: SentenceTransformerEmbedder, texts: list[str], group: int) -> None:
     """``SentenceTransformer.encode`` as the embedder calls it, ``group`` texts per call."""
-    model = embedder._model  # the very model object the pipeline uses
+    model = embedder._load()  # the very model object the pipeline uses (loaded on first use)
     for start in range(0, len(texts), group):
         model.encode(
             texts[start : start + group],

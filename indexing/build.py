@@ -10,7 +10,6 @@ a file lock, waited for up to ``lock_timeout_s``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -27,28 +26,27 @@ import numpy as np
 from filelock import FileLock, Timeout
 
 from assistant.embeddings import SentenceTransformerEmbedder
-from assistant.errors import BadInputError, BuildLockedError, EvalFloorError, IndexCorruptError
+from assistant.errors import BadInputError, BuildLockedError, EvalFloorError
 from assistant.index import (
     BM25_DIR,
     CHUNKS,
     EMBEDDINGS,
     MANIFEST,
     VECTORS,
-    VERSIONS,
     Manifest,
     current_version,
     fsync_dir,
-    load_embeddings,
-    read_chunks,
     sha256_file,
-    verify_files,
     write_chunks,
 )
+from assistant.onnx_embedder import OnnxEmbedder
 from assistant.sparse import Bm25Index
 from assistant.types import Chunk, Document
 from assistant.vectorstore import FaissIndex, choose_index_type
 from indexing.chunking import TokenChunker
+from indexing.embed_stage import embed_missing
 from indexing.fetch import FetchError, UrlFetcher
+from indexing.fingerprints import Previous, load_and_chunk, read_previous
 from indexing.loaders import SkippedSource, load_bytes, load_file
 from indexing.publish import clean_leftovers, promote, prune, publish, staging_dir
 from indexing.sources import SourceItem, resolve_sources
@@ -56,7 +54,6 @@ from indexing.sources import SourceItem, resolve_sources
 logger = logging.getLogger(__name__)
 
 LOCK_FILE = ".build.lock"
-EMBED_BATCH = 256  # texts per encode() call; also the progress bar's step
 
 
 @dataclass(slots=True)
@@ -118,38 +115,6 @@ def _load_item(item: SourceItem, fetcher: UrlFetcher | None, max_bytes: int) -> 
     )
 
 
-def _source_hash(doc: Document) -> str:
-    return hashlib.sha256(doc.text.encode()).hexdigest()
-
-
-def _previous_vectors(
-    index_dir: Path, model: dict[str, Any], chunking: dict[str, Any]
-) -> tuple[dict[str, np.ndarray], str | None]:
-    """content_hash -> vector of the published version, if compatible; else why not."""
-    try:
-        version = current_version(index_dir)
-    except IndexCorruptError as exc:  # a damaged `current` is what a rebuild repairs
-        return {}, f"previous index unreadable: {exc}"
-    if version is None:
-        return {}, "no previous index"
-    path = index_dir / VERSIONS / version
-    try:
-        manifest = Manifest.read(path / MANIFEST)
-        # Damaged vectors would otherwise be copied into every later version.
-        verify_files(path, manifest)
-        if manifest.model != model:
-            return {}, f"embedding model changed ({manifest.model.get('name')} -> {model['name']})"
-        if manifest.chunking != chunking:
-            return {}, "chunking settings changed"
-        chunks = read_chunks(path / CHUNKS)
-        vectors = load_embeddings(path / EMBEDDINGS)
-    except (IndexCorruptError, OSError) as exc:
-        return {}, f"previous index unreadable: {exc}"
-    if len(chunks) != len(vectors):
-        return {}, "previous index has mismatched vectors"
-    return {c.content_hash: vectors[i] for i, c in enumerate(chunks)}, None
-
-
 def _write_version(
     tmp: Path, chunks: list[Chunk], vectors: np.ndarray, kind: str
 ) -> dict[str, str]:
@@ -170,7 +135,7 @@ def _write_version(
 
 def build_index(
     options: BuildOptions,
-    embedder: SentenceTransformerEmbedder,
+    embedder: SentenceTransformerEmbedder | OnnxEmbedder,
     *,
     fetcher: UrlFetcher | None = None,
     chunk_size: int = 200,
@@ -200,7 +165,7 @@ def build_index(
 
 def _build_locked(
     options: BuildOptions,
-    embedder: SentenceTransformerEmbedder,
+    embedder: SentenceTransformerEmbedder | OnnxEmbedder,
     fetcher: UrlFetcher | None,
     chunk_size: int,
     chunk_overlap: int,
@@ -214,62 +179,43 @@ def _build_locked(
     t0 = time.perf_counter()
 
     resolved = resolve_sources(options.corpus)
-    skipped = list(resolved.refused)
-    docs: list[Document] = []
-    for i, item in enumerate(resolved.items):
-        try:
-            docs.append(_load_item(item, fetcher, options.max_file_bytes))
-        except SkippedSource as exc:
-            skipped.append((item.source, exc.reason))
-            logger.warning("skipped %s: %s", item.source, exc.reason)
-        if progress:
-            progress("load", i + 1, len(resolved.items))
-    seconds["load"] = time.perf_counter() - t0
-
-    t = time.perf_counter()
+    # The tokenizer and the model's shape come from its files: nothing loads the model
+    # (or torch) unless some chunk below needs a vector.
     chunker = TokenChunker(embedder.tokenizer, chunk_size, chunk_overlap)
-    chunks = chunker.chunk_all(docs)
+    model = {
+        "name": embedder.model_name,
+        "dimension": embedder.dimension,
+        "max_seq_length": embedder.max_seq_length,
+    }
+    backend = getattr(embedder, "backend", "torch")
+    chunking = chunker.settings()
+    previous = (
+        Previous(reason="--full")
+        if options.full
+        else read_previous(index_dir, model, backend, chunking)
+    )
+    loaded = load_and_chunk(
+        resolved.items,
+        previous,
+        chunker,
+        lambda item: _load_item(item, fetcher, options.max_file_bytes),
+        max_bytes=options.max_file_bytes,
+        progress=progress,
+    )
+    skipped = list(resolved.refused) + loaded.skipped
+    chunks = loaded.chunks
     if not chunks:
         # Publishing an empty index would make every running replica answer "not covered".
         raise BadInputError(
             f"the corpus {options.corpus} produced no chunks ({len(resolved.items)} sources, "
             f"{len(skipped)} skipped): nothing was published"
         )
-    seconds["chunk"] = time.perf_counter() - t
-
-    model = {
-        "name": embedder.model_name,
-        "dimension": embedder.dimension,
-        "max_seq_length": embedder.max_seq_length,
-    }
-    chunking = chunker.settings()
-    previous, reason = (
-        ({}, "--full") if options.full else _previous_vectors(index_dir, model, chunking)
-    )
+    seconds["load"] = time.perf_counter() - t0 - loaded.chunk_s
+    seconds["chunk"] = loaded.chunk_s
 
     t = time.perf_counter()
-    vectors = np.zeros((len(chunks), embedder.dimension), dtype=np.float32)
-    todo: dict[str, list[int]] = {}  # content_hash -> rows (identical chunks embed once)
-    for row, c in enumerate(chunks):
-        if c.content_hash in previous:
-            vectors[row] = previous[c.content_hash]
-        else:
-            todo.setdefault(c.content_hash, []).append(row)
-    reused = len(chunks) - sum(len(rows) for rows in todo.values())
-    # Similar lengths in one encode() call: its batches pad to their longest text, and
-    # unsorted 256-text groups cost ~10% more model work than one length-sorted pass.
-    hashes = sorted(todo, key=lambda h: len(chunks[todo[h][0]].embed_text()))
-    embed_tokens = 0
-    for start in range(0, len(hashes), EMBED_BATCH):
-        batch = hashes[start : start + EMBED_BATCH]
-        texts = [chunks[todo[h][0]].embed_text() for h in batch]
-        out = embedder.embed_documents(texts)
-        for h, vec in zip(batch, out, strict=True):
-            vectors[todo[h]] = vec
-        embed_tokens += sum(embedder.count_tokens(x) for x in texts)
-        if progress:
-            progress("embed", min(start + EMBED_BATCH, len(hashes)), len(hashes))
-    embedded = len(chunks) - reused
+    vectors, embedded, embed_tokens = embed_missing(chunks, previous.by_hash, embedder, progress)
+    reused = len(chunks) - embedded
     seconds["embed"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -289,13 +235,15 @@ def _build_locked(
         index_type=kind,
         counts={
             "chunks": len(chunks),
-            "sources": len(docs),
+            "sources": len(loaded.sources),
             "embedded": embedded,
             "reused": reused,
             "skipped": len(skipped),
         },
-        sources={d.source: _source_hash(d) for d in docs},
+        sources=loaded.sources,
         embed_tokens=embed_tokens,
+        fingerprints=loaded.fingerprints,
+        embedding_backend=backend,
     )
     manifest.files = _write_version(tmp, chunks, vectors, kind)
     if progress:
@@ -305,6 +253,11 @@ def _build_locked(
     manifest.stats = {
         "seconds": {k: round(v, 3) for k, v in seconds.items()},
         "skipped": [{"source": s, "reason": r} for s, r in skipped],
+        "files": {
+            "parsed": loaded.parsed,
+            "unchanged": loaded.unchanged,
+            "touched": loaded.touched,
+        },
     }
     (tmp / MANIFEST).write_text(json.dumps(manifest.to_json(), indent=2), encoding="utf-8")
     with (tmp / MANIFEST).open("rb") as fh:
@@ -320,7 +273,7 @@ def _build_locked(
         embed_tokens=embed_tokens,
         skipped=skipped,
         seconds={k: round(v, 3) for k, v in seconds.items()},
-        full_rebuild_reason=reason if not previous else None,
+        full_rebuild_reason=previous.reason,
     )
     if evaluate is not None:
         # Scored where it was written: a build killed here leaves only tmp-*, which the

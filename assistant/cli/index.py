@@ -130,6 +130,62 @@ def build_summary(r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+@index.command("watch")
+@click.option("--corpus", type=click.Path(path_type=Path), help="Corpus folder (default ./corpus).")
+@click.option(
+    "--index-dir", type=click.Path(path_type=Path), help="Index folder (default var/index)."
+)
+@click.option("--debounce-ms", default=300, show_default=True, help="Group events this long.")
+def index_watch(corpus: Path | None, index_dir: Path | None, debounce_ms: int) -> None:
+    """Rebuild and publish the index whenever a corpus file is saved (model kept warm).
+
+    Example: assistant index watch --corpus corpus --index-dir var/index
+    """
+    import time
+
+    from assistant.cli.wiring import build_options, make_fetcher
+    from assistant.errors import AssistantError
+    from assistant.factory import make_embedder
+    from indexing import BuildReport, build_index
+    from indexing.watch import watch_corpus
+
+    s = settings_with(corpus_dir=corpus, index_dir=index_dir)
+    if not s.corpus_dir.is_dir():
+        raise BadInputError(f"corpus folder {s.corpus_dir} does not exist")
+    embedder = make_embedder(s)
+    embedder.embed_documents(["warm up"])  # load (or export) the model before the first save
+    fetcher = make_fetcher(s)
+    options = build_options(s, full=False, wait=True)
+    started = [time.perf_counter()]
+
+    def build() -> BuildReport:
+        started[0] = time.perf_counter()
+        return build_index(
+            options,
+            embedder,
+            fetcher=fetcher,
+            chunk_size=s.chunk_size,
+            chunk_overlap=s.chunk_overlap,
+        )
+
+    def on_result(result: BuildReport | AssistantError, changed: list[str]) -> None:
+        took = time.perf_counter() - started[0]
+        if isinstance(result, AssistantError):
+            click.echo(f"build failed ({took:.2f} s), previous version serving: {result}", err=True)
+        else:
+            click.echo(
+                f"published {result.version} in {took:.2f} s: {result.chunks} chunks "
+                f"({result.embedded} embedded)"
+                + (f" after {len(changed)} change(s)" if changed else ""),
+            )
+
+    click.echo(f"watching {s.corpus_dir} (Ctrl+C to stop)", err=True)
+    try:
+        watch_corpus(s.corpus_dir, build, on_result, ignore=[s.index_dir], debounce_ms=debounce_ms)
+    finally:
+        fetcher.close()
+
+
 @index.command("status")
 @click.option(
     "--index-dir", type=click.Path(path_type=Path), help="Index folder (default var/index)."

@@ -1,0 +1,127 @@
+"""Skip unchanged files (issue 16): fingerprints decide what is read, chunked and embedded."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from assistant.embeddings import SentenceTransformerEmbedder
+from assistant.index import MANIFEST, VERSIONS, Manifest, current_version
+from tests.indexing.minicorpus import CountingEmbedder, build, published_chunks, write_corpus
+
+
+def _manifest(index_dir: Path) -> Manifest:
+    version = current_version(index_dir)
+    assert version is not None
+    return Manifest.read(index_dir / VERSIONS / version / MANIFEST)
+
+
+@pytest.fixture
+def built(embedder, tmp_path: Path) -> tuple[Path, Path]:  # type: ignore[no-untyped-def]
+    corpus = write_corpus(tmp_path / "corpus")
+    index_dir = tmp_path / "index"
+    build(embedder, corpus, index_dir)
+    return corpus, index_dir
+
+
+def test_manifest_records_a_fingerprint_per_file(built: tuple[Path, Path]) -> None:
+    corpus, index_dir = built
+    fps = _manifest(index_dir).fingerprints
+    assert set(fps) == {"guide.md", "notes/phase-7-rl.md", "notes/tools.txt"}
+    st = (corpus / "guide.md").stat()
+    assert fps["guide.md"]["size"] == st.st_size
+    assert fps["guide.md"]["mtime_ns"] == st.st_mtime_ns
+    assert len(fps["guide.md"]["sha256"]) == 64
+
+
+def test_unchanged_rebuild_embeds_nothing_and_never_loads_the_model(
+    built: tuple[Path, Path],
+) -> None:
+    corpus, index_dir = built
+    before = published_chunks(index_dir)
+    fresh = SentenceTransformerEmbedder("all-MiniLM-L6-v2")  # lazy: nothing loaded yet
+    counting = CountingEmbedder(fresh)
+    report = build(counting, corpus, index_dir)
+    assert report.published and report.embedded == 0 and report.reused == len(before)
+    assert counting.calls == 0
+    assert not fresh.loaded, "an unchanged rebuild loaded the embedding model"
+    assert [c.chunk_id for c in published_chunks(index_dir)] == [c.chunk_id for c in before]
+    files = _manifest(index_dir).stats["files"]
+    assert files == {"parsed": 0, "unchanged": 3, "touched": 0}
+
+
+def test_one_edited_file_is_the_only_one_parsed(embedder, built: tuple[Path, Path]) -> None:  # type: ignore[no-untyped-def]
+    corpus, index_dir = built
+    guide = corpus / "guide.md"
+    guide.write_text(guide.read_text() + "\n\nA new closing paragraph about dropout.\n")
+    counting = CountingEmbedder(embedder)
+    report = build(counting, corpus, index_dir)
+    assert _manifest(index_dir).stats["files"]["parsed"] == 1
+    assert 0 < report.embedded < report.chunks
+    assert any("dropout" in t for t in counting.texts)
+    assert all(t.startswith("Study Guide") for t in counting.texts), counting.texts
+
+
+def test_same_size_edit_with_restored_mtime_is_detected(
+    embedder,  # type: ignore[no-untyped-def]
+    built: tuple[Path, Path],
+) -> None:
+    corpus, index_dir = built
+    tools = corpus / "notes" / "tools.txt"
+    st = tools.stat()
+    text = tools.read_text()
+    # Same length, different bytes; then put the old timestamps back.
+    edited = text.replace("e", "E", 1)
+    assert len(edited) == len(text) and edited != text
+    tools.write_text(edited)
+    os.utime(tools, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert tools.stat().st_size == st.st_size and tools.stat().st_mtime_ns == st.st_mtime_ns
+    counting = CountingEmbedder(embedder)
+    report = build(counting, corpus, index_dir)
+    assert _manifest(index_dir).stats["files"]["parsed"] == 1
+    assert report.embedded >= 1
+    assert any("E" in t for t in counting.texts)
+
+
+def test_touched_but_unchanged_file_is_not_parsed(built: tuple[Path, Path]) -> None:
+    corpus, index_dir = built
+    guide = corpus / "guide.md"
+    st = guide.stat()
+    os.utime(guide, ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))
+    report = build(SentenceTransformerEmbedder("all-MiniLM-L6-v2"), corpus, index_dir)
+    assert report.embedded == 0
+    assert _manifest(index_dir).stats["files"] == {"parsed": 0, "unchanged": 3, "touched": 1}
+    # The new mtime is recorded, so the next build does not count it as touched again.
+    assert _manifest(index_dir).fingerprints["guide.md"]["mtime_ns"] == guide.stat().st_mtime_ns
+
+
+def test_changed_phases_in_sources_toml_rechunk_the_file(built: tuple[Path, Path]) -> None:
+    corpus, index_dir = built
+    toml = corpus / "sources.toml"
+    toml.write_text(toml.read_text().replace("phases = [3]", "phases = [4]"))
+    report = build(SentenceTransformerEmbedder("all-MiniLM-L6-v2"), corpus, index_dir)
+    assert _manifest(index_dir).stats["files"]["parsed"] >= 1
+    assert report.embedded == 0  # same texts: vectors reused by content hash
+    tools = [c for c in published_chunks(index_dir) if c.source == "notes/tools.txt"]
+    assert tools and all(c.phases == (4,) for c in tools)
+
+
+def test_full_rebuild_reads_everything(embedder, built: tuple[Path, Path]) -> None:  # type: ignore[no-untyped-def]
+    corpus, index_dir = built
+    report = build(embedder, corpus, index_dir, full=True)
+    assert report.reused == 0 and report.full_rebuild_reason == "--full"
+    assert _manifest(index_dir).stats["files"]["parsed"] == 3
+
+
+def test_deleted_file_drops_its_chunks(built: tuple[Path, Path]) -> None:
+    corpus, index_dir = built
+    (corpus / "notes" / "tools.txt").unlink()
+    toml = corpus / "sources.toml"
+    lines = toml.read_text().split("[[source]]")
+    toml.write_text("[[source]]".join(p for p in lines if "tools.txt" not in p))
+    report = build(SentenceTransformerEmbedder("all-MiniLM-L6-v2"), corpus, index_dir)
+    assert report.embedded == 0
+    assert {c.source for c in published_chunks(index_dir)} == {"guide.md", "notes/phase-7-rl.md"}
+    assert "notes/tools.txt" not in _manifest(index_dir).fingerprints
