@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
-from api.deps import AssistantDep, ClientDep, RequestIdDep
+from api.deps import AppStateDep, ClientDep, RequestIdDep
 from api.errors import status_for
+from api.routes.coach import count_asked
 from api.routes.sse import SSE_HEADERS, sse
 from api.schemas import AskRequest, AskResponse, ErrorResponse
 from assistant.errors import AssistantError
 from assistant.service import AskOptions, StudyAssistant
-from assistant.types import Delta, Done, Meta
+from assistant.types import Answer, Delta, Done, Meta
 
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["answers"])
@@ -33,7 +34,12 @@ def _options(body: AskRequest, request_id: str | None, client_key: str) -> AskOp
     )
 
 
-def stream_answer(assistant: StudyAssistant, question: str, opts: AskOptions) -> Iterator[str]:
+def stream_answer(
+    assistant: StudyAssistant,
+    question: str,
+    opts: AskOptions,
+    on_done: Callable[[Answer], None] = lambda _: None,
+) -> Iterator[str]:
     """meta, delta*, done; an error after the stream began arrives as an `error` event."""
     try:
         for event in assistant.ask_events(question, opts):
@@ -43,6 +49,7 @@ def stream_answer(assistant: StudyAssistant, question: str, opts: AskOptions) ->
                 case Delta(text=text):
                     yield sse("delta", {"text": text})
                 case Done(answer=answer):
+                    on_done(answer)
                     yield sse("done", answer.to_json())
     except AssistantError as exc:
         status, type_ = status_for(exc)
@@ -62,17 +69,28 @@ def stream_answer(assistant: StudyAssistant, question: str, opts: AskOptions) ->
     },
 )
 def create_answer(  # type: ignore[no-untyped-def]
-    body: AskRequest, assistant: AssistantDep, client: ClientDep, request_id: RequestIdDep
+    body: AskRequest,
+    request: Request,
+    state: AppStateDep,
+    client: ClientDep,
+    request_id: RequestIdDep,
 ):
     """Answer a question from the study corpus, citing passages as [n]."""
+    assistant = state.assistant
     opts = _options(body, request_id, client.key_id)
+
+    def counted(answer: Answer) -> None:
+        count_asked(state, request, client.key_id, answer)
+
     if body.stream:
         # Validate before the 200 goes out, so bad input still gets a 4xx status.
         assistant.validate(body.question, "question", body.k)
         _ = assistant.snapshot  # no index: a 503 now, not a 200 followed by an error event
         return StreamingResponse(
-            stream_answer(assistant, body.question, opts),
+            stream_answer(assistant, body.question, opts, counted),
             media_type="text/event-stream",
             headers=SSE_HEADERS,
         )
-    return assistant.ask(body.question, opts).to_json()
+    answer = assistant.ask(body.question, opts)
+    counted(answer)
+    return answer.to_json()

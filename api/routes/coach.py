@@ -6,15 +6,20 @@ server issues in the ``X-Learner-Id`` response header, which the client sends ba
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import SQLAlchemyError
 
 from api.deps import AppStateDep, ClientDep
 from api.schemas import ErrorResponse
 from assistant.coach import Bank, StudyCoach
 from assistant.errors import ConfigError
+from assistant.types import Answer
+
+logger = logging.getLogger(__name__)
 
 router = APIRouter(tags=["coach"])
 LEARNER_HEADER = "X-Learner-Id"
@@ -68,6 +73,28 @@ def get_learner(request: Request, response: Response, client: ClientDep, state: 
 
 
 LearnerDep = Annotated[str, Depends(get_learner)]
+
+
+def count_asked(state: Any, request: Request, key_id: str, answer: Answer) -> None:
+    """Count a question under the roadmap phase its answer cites (progress shows it).
+
+    The learner is the key, or a learner id this server issued; anonymous callers
+    without one are not counted. Never fails the answer: counting is best effort.
+    """
+    coach: StudyCoach | None = state.coach
+    if coach is None or not answer.citations:
+        return
+    try:
+        if state.key_hashes:
+            learner = f"key:{key_id}"
+        else:
+            known = coach.store.known_learner(request.headers.get(LEARNER_HEADER, ""))
+            if known is None:
+                return
+            learner = f"learner:{known}"
+        coach.count_question(learner, answer.citations[0].phases)
+    except SQLAlchemyError as exc:
+        logger.warning("question not counted for progress: %s", exc)
 
 
 def _coach(coach: StudyCoach | None) -> StudyCoach:

@@ -96,3 +96,21 @@ def test_with_api_keys_the_key_is_the_learner(keyed: LiveServer) -> None:
     assert sum(p["cards"] for p in theirs["phases"]) == 0
     own = httpx.get(f"{keyed.url}/v1/progress", headers=_auth(KEY), timeout=30).json()
     assert sum(p["cards"] for p in own["phases"]) == 2
+
+
+def test_questions_asked_count_under_the_cited_phase(server: LiveServer) -> None:
+    learner = httpx.get(f"{server.url}/v1/progress", timeout=30).headers["X-Learner-Id"]
+    h = {"X-Learner-Id": learner}
+    answer = httpx.post(
+        f"{server.url}/v1/ask",
+        json={"question": "When should I use Lasso instead of Ridge?"},
+        headers=h,
+        timeout=120,
+    ).json()
+    phase = answer["citations"][0]["phases"][0]
+    progress = httpx.get(f"{server.url}/v1/progress", headers=h, timeout=30).json()["phases"]
+    asked = {p["phase"]: p["questions_asked"] for p in progress}
+    assert asked[phase] == 1 and sum(asked.values()) == 1
+    # Someone else's progress is untouched.
+    other = httpx.get(f"{server.url}/v1/progress", timeout=30).json()["phases"]
+    assert sum(p["questions_asked"] for p in other) == 0
