@@ -17,7 +17,7 @@ from fastapi_offline import FastAPIOffline
 from api.deps import AppState, hash_key
 from api.errors import install_error_handlers
 from api.middleware import RequestContextMiddleware
-from api.routes import admin, ask, chat, health, roadmap, search, widget
+from api.routes import admin, ask, chat, coach, health, roadmap, search, widget
 from assistant.errors import AssistantError
 from assistant.service import StudyAssistant
 from assistant.settings import Settings, get_settings
@@ -35,7 +35,7 @@ def _poll_index(assistant: StudyAssistant, interval_s: float, stop: threading.Ev
 
 
 def build_state(settings: Settings, assistant: StudyAssistant | None = None) -> AppState:
-    from assistant.factory import make_assistant, make_rate_limiter
+    from assistant.factory import make_assistant, make_coach, make_rate_limiter
 
     if assistant is None:
         assistant = make_assistant(settings)
@@ -47,6 +47,7 @@ def build_state(settings: Settings, assistant: StudyAssistant | None = None) -> 
         limiter=make_rate_limiter(settings),
         key_hashes=hashes,
         admin_hash=hash_key(admin) if admin else None,
+        coach=make_coach(settings, assistant.embedder),
     )
 
 
@@ -92,7 +93,7 @@ def create_app(
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for module in (ask, search, chat, health, admin, roadmap, widget):
+    for module in (ask, search, chat, coach, health, admin, roadmap, widget):
         for route in module.router.routes:
             # The one-line docstring is the OpenAPI summary (FastAPI would title-case the name).
             if isinstance(route, APIRoute) and not route.summary and route.description:
@@ -106,8 +107,14 @@ def create_app(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "OPTIONS"],
-            allow_headers=["Authorization", "Content-Type", "X-API-Key", "X-Request-ID"],
-            expose_headers=["X-Request-ID", "Retry-After"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "X-API-Key",
+                "X-Request-ID",
+                "X-Learner-Id",
+            ],
+            expose_headers=["X-Request-ID", "Retry-After", "X-Learner-Id"],
             max_age=600,
         )
     return app

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
+from assistant.coach import StudyCoach
 from assistant.errors import AuthError, RateLimitedError
 from assistant.service import StudyAssistant
 from assistant.settings import Settings
@@ -27,6 +28,7 @@ class AppState:
     limiter: Any  # RateLimiter protocol: hit(identity) -> retry-after seconds | None
     key_hashes: frozenset[str] = field(default_factory=frozenset)  # accepted client keys, sha256
     admin_hash: str | None = None
+    coach: StudyCoach | None = None  # quizzes and progress; None when not configured
 
 
 @dataclass(slots=True, frozen=True)

@@ -18,6 +18,7 @@ STATUS: list[tuple[type[e.AssistantError], int, str]] = [
     (e.BadInputError, 422, "bad_input"),
     (e.RateLimitedError, 429, "rate_limited"),
     (e.NotFoundError, 404, "not_found"),
+    (e.ConflictError, 409, "conflict"),
     (e.IndexNotBuiltError, 503, "index_not_built"),
     (e.IndexCorruptError, 503, "index_corrupt"),
     (e.UpstreamTimeoutError, 504, "upstream_timeout"),

@@ -6,7 +6,8 @@
     │   └── PayloadTooLargeError  a request or file over a size limit (HTTP 413)
     ├── AuthError                missing or wrong API key (HTTP 401/403)
     ├── RateLimitedError         too many requests: wait ``retry_after`` seconds (HTTP 429)
-    ├── NotFoundError            no such thing (unknown conversation, version) (HTTP 404)
+    ├── NotFoundError            no such thing (unknown quiz, passage, version) (HTTP 404)
+    ├── ConflictError            the request clashes with the current state (quiz answered twice) (HTTP 409)
     ├── (the index)
     │   ├── IndexNotBuiltError   run ``assistant index build`` first (HTTP 503)
     │   ├── IndexCorruptError    the index on disk fails its checks: rebuild it (HTTP 503)
@@ -53,6 +54,10 @@ class RateLimitedError(AssistantError):
 
 class NotFoundError(AssistantError):
     """The named resource does not exist."""
+
+
+class ConflictError(AssistantError):
+    """The request clashes with the stored state, e.g. a quiz that was already answered."""
 
 
 class IndexNotBuiltError(AssistantError):

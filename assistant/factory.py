@@ -148,3 +148,17 @@ def make_rate_limiter(settings: Settings) -> Any:
             settings.redis_url, settings.rate_limit_per_minute, timeout_s=settings.redis_timeout_s
         )
     return MemoryRateLimiter(settings.rate_limit_per_minute)
+
+
+def make_coach(settings: Settings, embedder: Embedder) -> Any:
+    """The study coach, storing learners' cards in the ledger's database."""
+    from assistant.coach import AnswerGrader, SqlCoachStore, StudyCoach, metadata
+    from assistant.ledger_db import create_ledger_engine
+
+    engine = create_ledger_engine(settings.database_url)
+    metadata.create_all(engine)
+    return StudyCoach(
+        SqlCoachStore(engine),
+        AnswerGrader(embedder),
+        Roadmap.from_file(settings.corpus_dir / "roadmap.md"),
+    )
