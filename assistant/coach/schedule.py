@@ -34,4 +34,5 @@ class CardScheduler:
         """The card after this review, and when it is due next."""
         current = Card.from_dict(card) if card else Card(due=now)  # type: ignore[arg-type]
         updated, _log = self._fsrs.review_card(current, rating_for(grade, qtype), now)
-        return updated.to_dict(), updated.due
+        saved: dict[str, Any] = dict(updated.to_dict())
+        return saved, updated.due

@@ -208,4 +208,5 @@ class SqlCoachStore:
             rows = conn.execute(
                 sa.select(asked.c.phase, asked.c.count).where(asked.c.learner_id == learner_id)
             ).all()
-        return {int(r.phase): int(r.count) for r in rows}
+        # By position: to mypy ``Row.count`` is the tuple method, not the column.
+        return {int(phase): int(n) for phase, n in rows}
