@@ -139,15 +139,26 @@ def test_quiz_round_cross_origin_then_progress_and_what_next(tabs, coach, site) 
         expect(q(page, '[role="status"]')).to_contain_text(
             ("Correct." if right else "Not quite.") + " Expected answer: "
         )
-        # The question's controls are spent: it cannot be answered twice.
-        expect(q(page, ".quiz-question .quiz-check")).to_be_disabled()
+        # The question is spent (it cannot be answered twice), and its options say in words
+        # which was right and which was chosen.
+        expect(q(page, ".quiz-question .quiz-check")).to_be_hidden()
+        expect(q(page, ".quiz-question input").first).to_be_disabled()
+        right_option = q(page, ".quiz-option.right")
+        expect(right_option).to_have_text(f"{asked['expected']} (right answer)")
+        chosen = q(page, ".quiz-option.chosen")
+        if right:
+            expect(chosen).to_have_count(0)
+        else:
+            expect(chosen).to_have_text(f"{asked['given']} (your answer)")
+        if i in (0, ROUND - 1):  # a graded question, right and wrong
+            assert axe_violations(page) == {"light": [], "dark": []}, i
         q(page, ".quiz-next").click()
         if i + 1 < ROUND:
             expect(q(page, ".quiz-meta")).to_contain_text(f"Question {i + 2} of {ROUND}")
     expect(q(page, ".quiz-total")).to_have_text(f"You got 3 of {ROUND} right.")
     expect(q(page, ".quiz-summary-list li")).to_have_count(ROUND)
     expect(q(page, ".quiz-summary h3")).to_be_focused()
-    quiz_axe = axe_violations(page)
+    summary_axe = axe_violations(page)
 
     # The learner id the server issued crossed origins (exposed header), was stored and is
     # sent back on every later request.
@@ -188,7 +199,7 @@ def test_quiz_round_cross_origin_then_progress_and_what_next(tabs, coach, site) 
     )
     expect(nxt.locator(".coach-passage")).not_to_be_empty()
     progress_axe = axe_violations(page)
-    assert quiz_axe == {"light": [], "dark": []}, quiz_axe
+    assert summary_axe == {"light": [], "dark": []}, summary_axe
     assert progress_axe == {"light": [], "dark": []}, progress_axe
 
     # "Quiz me" starts a quiz on that phase; the cards answered wrong come back first.
@@ -208,7 +219,7 @@ def test_learner_id_survives_a_reload(tabs, coach, site) -> None:  # type: ignor
     bar = q(page, f'.progress-phase[data-phase="{PHASE}"] [role="progressbar"]')
     expect(bar).to_have_attribute("aria-valuenow", "100")
     stats = q(page, f'.progress-phase[data-phase="{PHASE}"] .progress-stats')
-    expect(stats).to_contain_text("1 of 5 topics seen")
+    expect(stats).to_contain_text("1 of 5 topics seen · 0 cards due · 1 card · ")
     learner = page.evaluate(f"localStorage.getItem({storage_key(coach.url)!r})")
     assert learner
 

@@ -56,3 +56,6 @@ export function citationBlock(c, label) {
 }
 
 export const percent = (share) => Math.round(Math.max(0, Math.min(1, Number(share) || 0)) * 100);
+
+/** "1 card", "3 cards". */
+export const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;

@@ -1,7 +1,7 @@
 /* The Progress view: each roadmap phase with its mastery bar, due cards and topics seen,
  * and the one "what next" recommendation with the roadmap passage that justifies it. */
 
-import { citationBlock, errorBox, percent } from "./coachkit.js";
+import { citationBlock, errorBox, percent, plural } from "./coachkit.js";
 import { h, nextId } from "./dom.js";
 import { T } from "./messages.js";
 
@@ -77,9 +77,9 @@ export function installProgress(w) {
     const topics = Array.isArray(p.topics) ? p.topics : [];
     const stats = [
       `${Number(p.topics_seen) || 0} of ${Number(p.topics_total) || 0} topics seen`,
-      `${Number(p.due) || 0} cards due`,
-      `${Number(p.cards) || 0} cards`,
-      `${Number(p.questions_asked) || 0} questions asked`,
+      `${plural(Number(p.due) || 0, "card")} due`,
+      plural(Number(p.cards) || 0, "card"),
+      `${plural(Number(p.questions_asked) || 0, "question")} asked`,
     ].join(" · ");
     const item = h(
       "li",
@@ -135,7 +135,7 @@ export function installProgress(w) {
       w.progressStale = false;
       const cards = phases.reduce((n, p) => n + (Number(p.cards) || 0), 0);
       const due = phases.reduce((n, p) => n + (Number(p.due) || 0), 0);
-      const summary = `${cards} cards studied, ${due} due for review.`;
+      const summary = `${plural(cards, "card")} studied, ${due} due for review.`;
       body.replaceChildren(
         next.ok ? nextBlock(next.data) : errorBox(next.message, next.kind, refresh),
         h("p", { class: "progress-total" }, summary),

@@ -226,6 +226,16 @@ export function installQuiz(w) {
     round.results.push({ question, answer, result });
     w.progressStale = true;
     if (Array.isArray(res.data.progress)) setPhaseTitles(res.data.progress);
+    // The spent question: its button goes, and for multiple choice the options say
+    // which one was right and which one was chosen (in words, not only in colour).
+    form.querySelector(".quiz-check").closest(".row").hidden = true;
+    for (const label of form.querySelectorAll(".quiz-option")) {
+      const value = label.querySelector("input").value;
+      const mark = value === String(result.expected) ? "right" : value === answer ? "chosen" : "";
+      if (!mark) continue;
+      label.classList.add(mark);
+      label.append(h("span", { class: "quiz-option-mark" }, mark === "right" ? " (right answer)" : " (your answer)"));
+    }
     renderResult(question, answer, result);
   }
 
