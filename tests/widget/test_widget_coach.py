@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import expect
 
@@ -372,3 +373,47 @@ def test_with_api_keys_the_widget_key_is_the_learner(  # type: ignore[no-untyped
         expect(box).to_have_attribute("data-kind", "http-401")
         expect(box).to_contain_text("refused this site's key")
         assert tab.errors == [] and tab2.errors == []
+
+
+def test_cloze_and_short_answers_are_typed(tabs, coach, site) -> None:  # type: ignore[no-untyped-def]
+    # A learner who already answered the five multiple-choice questions (over the API):
+    # new questions of other types come next, so the widget shows its text inputs.
+    r = httpx.post(f"{coach.url}/v1/quizzes", json={"phase": PHASE, "n": ROUND}, timeout=60)
+    learner, quiz = r.headers["X-Learner-Id"], r.json()
+    assert {x["type"] for x in quiz["questions"]} == {"mcq"}
+    answers = [
+        {"id": x["id"], "answer": right_answer(x["type"], x["prompt"], x["options"])}
+        for x in quiz["questions"]
+    ]
+    done = httpx.post(
+        f"{coach.url}/v1/quizzes/{quiz['quiz_id']}/answers",
+        json={"answers": answers},
+        headers={"X-Learner-Id": learner},
+        timeout=60,
+    )
+    assert done.status_code == 200 and all(x["correct"] for x in done.json()["results"])
+
+    tab = open_page(tabs, coach, site, "typed")
+    page = tab.page
+    page.evaluate(f"localStorage.setItem({storage_key(coach.url)!r}, {learner!r})")
+    start_quiz(page)
+    seen = []
+    for _ in range(3):
+        qtype, prompt, _ = current_question(page)
+        seen.append(qtype)
+        box = q(page, ".quiz-question .quiz-answer")
+        box.press("Control+Enter" if qtype == "short" else "Enter")  # empty: refused
+        expect(q(page, ".quiz-hint")).to_have_text("Type an answer first.")
+        expect(box).to_be_focused()
+        good = right_answer(qtype, prompt, None)
+        box.fill(good.lower() if qtype == "cloze" else good)  # case does not matter
+        box.press("Control+Enter" if qtype == "short" else "Enter")
+        result = q(page, ".quiz-result")
+        expect(result).to_have_attribute("data-correct", "true")
+        if qtype == "short":
+            expect(result.locator(".quiz-score")).to_contain_text("Match with the reference")
+        expect(result.locator(".quiz-expected")).to_contain_text(good)
+        q(page, ".quiz-next").click()
+    assert "cloze" in seen and "short" in seen, seen
+    assert page.evaluate(f"localStorage.getItem({storage_key(coach.url)!r})") == learner
+    assert tab.errors == []
