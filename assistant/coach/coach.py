@@ -117,11 +117,17 @@ class StudyCoach:
             key=lambda q: seen[q.id].due,
         )
         # New questions: one per topic before a second from the same topic, roadmap order.
+        # Questions seen in earlier quizzes count too, so quizzes of one question each
+        # still go round the topics instead of exhausting the first topic.
         fresh = [q for q in pool if q.id not in seen]
         order = {name: i for i, name in enumerate(t for ts in bank.topics.values() for t in ts)}
+        seen_per_topic: dict[str, int] = {}
+        for c in seen.values():
+            seen_per_topic[c.topic] = seen_per_topic.get(c.topic, 0) + 1
         rank: dict[str, int] = {}
         for q in fresh:
-            rank[q.id] = sum(1 for r in fresh[: fresh.index(q)] if r.topic == q.topic)
+            before = sum(1 for r in fresh[: fresh.index(q)] if r.topic == q.topic)
+            rank[q.id] = seen_per_topic.get(q.topic, 0) + before
         fresh.sort(key=lambda q: (rank[q.id], q.phase or 99, order.get(q.topic, 0)))
         chosen = (due + fresh)[:n]
         quiz_id = uuid.uuid4().hex

@@ -37,14 +37,24 @@ def test_widget_and_demo_scripts_use_no_html_or_code_sinks() -> None:
     assert LOADER_IMPORT in WIDGET and WIDGET.count("import(entry.href)") == 1
 
 
-def test_widget_calls_only_ask_and_its_own_probe() -> None:
-    # Only POST /v1/ask, and the opaque reachability probe of its own script...
+def test_widget_calls_only_ask_the_coach_and_its_own_probe() -> None:
+    # Only POST /v1/ask, and the opaque reachability probe of its own script (the chat's
+    # and the coach's)...
     paths = re.findall(r"fetch\(\s*`\$\{cfg\.api\}(/[^`]*)`", ALL_JS)
-    assert sorted(paths) == ["/v1/ask", "/widget.js"], paths
+    assert sorted(paths) == ["/v1/ask", "/widget.js", "/widget.js"], paths
+    # ...the study coach's endpoints, all through one function in learner.js...
+    assert MODULES["learner.js"].count("fetch(`${cfg.api}${path}`") == 1
+    coach = re.findall(r"coachFetch\(\s*[`\"](/[^`\"]*)[`\"]", ALL_JS)
+    assert set(coach) == {
+        "/v1/quizzes",
+        "/v1/quizzes/${encodeURIComponent(quizId)}/answers",
+        "/v1/progress",
+        "/v1/next",
+    }, coach
     # ...plus its own stylesheet, next to the module that fetches it.
     assert re.findall(r"fetch\((\w+)", ALL_JS) == ["url"]
     assert 'new URL("widget.css", import.meta.url)' in MODULES["main.js"]
-    assert ALL_JS.count("fetch(") == 3
+    assert ALL_JS.count("fetch(") == 5
     assert "/admin" not in ALL_JS
 
 

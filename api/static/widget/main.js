@@ -8,6 +8,9 @@
  *   dom.js       element helpers, safe links       turns.js     questions and answers
  *   messages.js  every sentence shown              citations.js sources and their passages
  *   widget.css   the shadow root's stylesheet      ask.js       POST /v1/ask and its failures
+ *   tabs.js      Chat | Quiz | Progress tabs       learner.js   coach requests, X-Learner-Id
+ *   quiz.js      the Quiz view                     progress.js  the Progress view
+ *   coachkit.js  errors/passages of those views
  * The parts share one context ``w`` (settings, elements, state); each install* adds its
  * functions to it, and calls between parts go through it at event time.
  */
@@ -16,7 +19,11 @@ import { installAsk } from "./ask.js";
 import { installCitations } from "./citations.js";
 import { installComposer } from "./composer.js";
 import { readConfig } from "./config.js";
+import { installLearner } from "./learner.js";
 import { installPanel } from "./panel.js";
+import { installProgress } from "./progress.js";
+import { installQuiz } from "./quiz.js";
+import { installTabs } from "./tabs.js";
 import { installTurns } from "./turns.js";
 import { createView } from "./view.js";
 
@@ -62,6 +69,10 @@ export async function start(script) {
   installTurns(w);
   installComposer(w);
   installAsk(w);
+  installTabs(w);
+  installLearner(w);
+  installQuiz(w);
+  installProgress(w);
 
   const { host } = w.view;
   w.updateControls();
@@ -70,8 +81,12 @@ export async function start(script) {
     window.StudyAssistant = Object.freeze({
       open: w.open,
       close: w.close,
-      newConversation: w.newConversation,
+      newConversation() {
+        w.selectTab("chat");
+        return w.newConversation();
+      },
       ask(question) {
+        w.selectTab("chat");
         w.open();
         return w.ask(question);
       },

@@ -24,4 +24,16 @@ export const T = {
   semanticLong: "Answer reused from a similar earlier question",
   degraded: "simplified answer",
   degradedLong: "The model was unavailable, so this answer is built from the passages directly",
+  // The study coach (Quiz and Progress views).
+  coachDown: "The study assistant service is unavailable right now. Try again in a moment.",
+  coachMissing: "There are no quiz questions for this choice",
+  coachConflict: "This question was already answered. Start a new quiz.",
+  coachRejected: "The answer was not accepted",
+  coachUnavailable: "The study coach is not available on this service right now",
+  quizIntro:
+    "Test yourself on the study notes: one question at a time, each graded with the passage that answers it. Questions you got wrong come back first in later quizzes.",
+  quizEmpty: "No more questions are waiting for this choice right now: every one you have seen is scheduled for later.",
+  chooseOption: "Choose one of the options first.",
+  typeAnswer: "Type an answer first.",
+  progressIntro: "Your progress along the roadmap, phase by phase.",
 };

@@ -5,10 +5,12 @@ export function installPanel(w) {
   const { host, shadow, root, launcher, closeBtn, panel, input, tip } = w.view;
   const { status, alertRegion, banner, bannerText, bannerAction } = w.view;
   const hideTip = (...args) => w.hideTip(...args);
+  // The open view's first control (tabs.js); the question box before the tabs exist.
+  const focusCurrent = () => (w.focusCurrent ? w.focusCurrent() : input.focus());
 
   function open() {
     if (state.open) {
-      input.focus();
+      focusCurrent();
       return;
     }
     state.open = true;
@@ -17,7 +19,7 @@ export function installPanel(w) {
     launcher.setAttribute("aria-expanded", "true");
     launcher.classList.add("open");
     host.setAttribute("data-state", "open");
-    input.focus();
+    focusCurrent();
   }
 
   function close() {
@@ -49,7 +51,7 @@ export function installPanel(w) {
   const isPhone = () => !!(phone && phone.matches);
 
   function tabbables() {
-    return Array.from(panel.querySelectorAll("button, a[href], textarea, [tabindex]")).filter(
+    return Array.from(panel.querySelectorAll("button, a[href], textarea, input, select, summary, [tabindex]")).filter(
       (el) => !el.disabled && el.getAttribute("tabindex") !== "-1" && el.getClientRects().length,
     );
   }
