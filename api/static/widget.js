@@ -7,7 +7,7 @@
  * default 2000, as ASSISTANT_MAX_QUESTION_CHARS), data-theme ("light" | "dark"; default
  * follows prefers-color-scheme), data-k (passages per answer).
  * data-key is a *client* key (ASSISTANT_API_KEYS); it is visible to every visitor, so
- * never put the admin key there. The widget only ever calls POST /v1/ask on data-api.
+ * never put the admin key there. The widget calls POST /v1/ask and the coach endpoints (/v1/quizzes, /v1/progress, /v1/next) on data-api.
  *
  * Page API: window.StudyAssistant.open(), .close(), .ask(question), .newConversation().
  *
