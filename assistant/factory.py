@@ -68,6 +68,7 @@ def make_generator(settings: Settings, embedder: Embedder) -> tuple[Generator, G
             settings.llm_model,
             adapter=settings.llm_adapter,
             max_new_tokens=settings.llm_max_tokens,
+            time_budget_s=settings.llm_time_budget_s,
         ),
         extractive,
     )

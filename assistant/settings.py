@@ -112,6 +112,12 @@ class Settings(BaseSettings):
     )
     llm_max_retries: int = Field(2, ge=0, description="Retries on 429/5xx/connection errors.")
     llm_max_tokens: int = Field(512, gt=0, description="Completion token limit.")
+    llm_time_budget_s: float | None = Field(
+        30.0,
+        gt=0,
+        description="Local model: a generation still running after this many seconds is "
+        "abandoned and the answer falls back to extractive (degraded).",
+    )
     llm_temperature: float = Field(0.2, ge=0, le=2, description="Sampling temperature.")
     context_tokens: int = Field(1500, gt=0, description="Token budget for passages in the prompt.")
 
