@@ -11,10 +11,35 @@ import click
 from assistant.answer_eval import evaluate_answerers, load_cases, markdown_table
 from assistant.errors import BadInputError
 from assistant.protocols import Generator
-from assistant.settings import get_settings
+from assistant.settings import Settings, get_settings
+from assistant.types import Chunk
 
 DEFAULT_ANSWER_SET = Path("corpus/eval/answers-heldout.jsonl")
 SHIPPED_ADAPTER = Path("finetune/adapters/gemma-3-270m-roadmap")
+
+
+def relevant_passages(settings: Settings) -> tuple[Callable[[str], list[Chunk]], str]:
+    """The service's passages for a question: hybrid search, its relevance gate, its budget."""
+    from assistant.factory import make_embedder, make_retriever
+    from assistant.prompts import fit_passages
+    from assistant.snapshot import IndexSnapshot
+
+    embedder = make_embedder(settings)
+    snapshot = IndexSnapshot.load(
+        settings.index_dir, model_name=embedder.model_name, dimension=embedder.dimension
+    )
+    retriever = make_retriever(settings)
+    floor = settings.min_score
+
+    def passages_for(question: str) -> list[Chunk]:
+        hits = retriever.search(snapshot, question, embedder.embed_query(question), settings.top_k)
+        best = max((h.dense_score for h in hits if h.dense_score is not None), default=0.0)
+        if best < floor:
+            return []
+        chunks = [h.chunk for h in hits if (h.dense_score or 0.0) >= floor * 0.75]
+        return fit_passages(chunks, settings.context_tokens, embedder.count_tokens)
+
+    return passages_for, snapshot.version
 
 
 def compare_answerers(
@@ -27,19 +52,21 @@ def compare_answerers(
 ) -> None:
     from assistant.factory import make_embedder
     from assistant.generation.extractive import ExtractiveGenerator
-    from assistant.generation.local import LocalGenerator
-    from finetune.cli import index_retriever
+    from assistant.generation.llamacpp import make_local_generator
 
     settings = get_settings()
-    cases = load_cases(answer_set or DEFAULT_ANSWER_SET)[:limit]
-    retrieve, version = index_retriever(None)
+    cases = load_cases(answer_set or DEFAULT_ANSWER_SET)
+    if limit:  # every n-th question, so in-scope and out-of-scope ones both stay in
+        cases = cases[:: max(1, len(cases) // limit)][:limit]
+    passages_for, version = relevant_passages(settings)
     embedder = make_embedder(settings)
     budget = settings.llm_time_budget_s
+    engine, limit_tokens = settings.llm_engine, settings.llm_max_tokens
     builders: dict[str, Callable[[], Generator]] = {
         "extractive": lambda: ExtractiveGenerator(embedder),
-        "base": lambda: LocalGenerator(base, time_budget_s=budget),
-        "finetuned": lambda: LocalGenerator(
-            base, adapter=adapter or SHIPPED_ADAPTER, time_budget_s=budget
+        "base": lambda: make_local_generator(base, None, engine, limit_tokens, budget),
+        "finetuned": lambda: make_local_generator(
+            base, adapter or SHIPPED_ADAPTER, engine, limit_tokens, budget
         ),
     }
     chosen = [n.strip() for n in names.split(",") if n.strip()]
@@ -49,7 +76,7 @@ def compare_answerers(
     result = evaluate_answerers(
         {n: builders[n] for n in chosen},
         cases,
-        lambda q: retrieve(q, settings.top_k),
+        passages_for,
         max_tokens=settings.llm_max_tokens,
     )
     result["index_version"] = version

@@ -34,7 +34,9 @@ from assistant.prompts import build_messages
 from assistant.protocols import GenerationRequest, Generator
 from assistant.types import Chunk, Generation
 
-# retrieve(question) -> the passages the service would put in the prompt, in order.
+NOT_COVERED = "The study material does not cover this question."
+# retrieve(question) -> the passages the service would put in the prompt, in order; empty
+# when none is relevant enough (the service then refuses without calling the model).
 PassageFn = Callable[[str], Sequence[Chunk]]
 USABLE_TTFT_S = 2.0  # first token within 2 s ...
 USABLE_100_TOKENS_S = 10.0  # ... and a 100-token answer within 10 s, on this machine
@@ -151,7 +153,10 @@ def evaluate_answerers(
         for case, passages in prompts:
             request = GenerationRequest(case.question, passages, build_messages(case.question, passages),
                                         max_tokens=max_tokens, temperature=0.0)  # fmt: skip
-            rows.append(score_case(case, passages, answer_once(generator, request)))
+            # As the service does: no relevant passage, no model call, the refusal.
+            out = answer_once(generator, request) if passages else {
+                "text": NOT_COVERED, "tokens": 0, "ttft_s": 0.0, "total_s": 0.0, "error": None}  # fmt: skip
+            rows.append(score_case(case, passages, out))
         result["answerers"][name] = {"model": getattr(generator, "model", name),
                                      "load_s": round(load_s, 1), **summarise(rows)}  # fmt: skip
         result["rows"][name] = rows

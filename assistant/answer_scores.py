@@ -175,8 +175,20 @@ def sentence_support(sentence: str, passages: Sequence[str]) -> bool:
     return len(words & cited) / len(words) >= SUPPORT_THRESHOLD
 
 
+_LEADING_CITES = re.compile(r"^((?:\s*\[\d{1,2}\])+)\s*")
+
+
 def split_sentences(answer: str) -> list[str]:
-    return [s.strip() for s in _SENT.split(answer.strip()) if len(tokens(s)) >= 3]
+    """Sentences, each with its markers: "A. [1] B [2]." gives "A. [1]" and "B [2]."."""
+    out: list[str] = []
+    for piece in _SENT.split(answer.strip()):
+        m = _LEADING_CITES.match(piece)
+        if m and out:  # markers written after the period belong to the sentence before
+            out[-1] = f"{out[-1]} {m.group(1).strip()}"
+            piece = piece[m.end() :]
+        if piece.strip():
+            out.append(piece.strip())
+    return [s for s in out if len(tokens(s)) >= 3]
 
 
 def faithfulness(answer: str, passages: Sequence[str]) -> float:

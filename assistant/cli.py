@@ -330,7 +330,7 @@ def serve(host: str | None, port: int | None, index_dir: Path | None, workers: i
 @click.option("--answer-set", type=click.Path(path_type=Path), help="Held-out answers (JSONL).")
 @click.option("--base", "base_model", default="gemma-3-270m", show_default=True, help="Base model.")
 @click.option("--adapter", type=click.Path(path_type=Path), help="Adapter of 'finetuned'.")
-@click.option("--limit", type=int, help="Only the first N questions (a quick look).")
+@click.option("--limit", type=int, help="About N questions, spread over the set (a quick look).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def eval_cmd(
     qa: Path | None,

@@ -112,6 +112,11 @@ class Settings(BaseSettings):
     )
     llm_max_retries: int = Field(2, ge=0, description="Retries on 429/5xx/connection errors.")
     llm_max_tokens: int = Field(512, gt=0, description="Completion token limit.")
+    llm_engine: Literal["auto", "transformers", "llamacpp"] = Field(
+        "auto",
+        description="Local backend engine: llamacpp (GGUF models, several times faster on "
+        "CPU), transformers, or auto (llama.cpp when installed and the model is a GGUF).",
+    )
     llm_time_budget_s: float | None = Field(
         30.0,
         gt=0,

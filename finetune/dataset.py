@@ -92,8 +92,8 @@ def attach(
             answer = _shift(answer)  # citations already filled moved down by one
             pos = 0
         answer = answer.replace(f"{{cite{slot}}}", f"[{pos + 1}]")
-    passages = passages[: max(k, len(draft.golds))]
     numbers = sorted({int(n) for n in _numbers(answer)})
+    passages = passages[: max(k, *numbers)]  # an inserted gold may push a cited one past k
     return QAPair(draft.question, answer, passages, numbers, draft.origin), inserted, dropped
 
 
@@ -129,7 +129,8 @@ def build_dataset(
     """(training pairs, held-out pairs, report): no held-out topic in the training pairs."""
     drafts, topics = _drafts(corpus_dir)
     held = [t for t in topics if is_heldout(t)]
-    train_drafts, held_drafts = [], []
+    train_drafts: list[MultiDraft] = []
+    held_drafts: list[MultiDraft] = []
     for d in drafts:
         about_held = any(is_heldout(t) for t in d.topics) or mentions(d.question, held)
         (held_drafts if about_held else train_drafts).append(d)
@@ -140,7 +141,8 @@ def build_dataset(
         made.append(pair)
         inserted += ins
         dropped += drop
-    heldout = [attach(d, retrieve, k, [])[0] for d in held_drafts]
+    # Held-out pairs are never trained on: their source passage is context enough.
+    heldout = [attach(d, None, k, [])[0] for d in held_drafts]
     held_lower = {t.lower() for t in held}
     curated_pairs = [
         p

