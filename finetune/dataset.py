@@ -18,7 +18,7 @@ from typing import Any
 from assistant.errors import BadInputError
 from assistant.types import Chunk
 from finetune.corpus_pairs import Retriever
-from finetune.data import CURATED_PAIRS, QAPair, dedupe, load_pairs
+from finetune.data import CURATED_PAIRS, QAPair, cited_numbers, dedupe, load_pairs
 from finetune.drafts import CITE
 from finetune.roadmap_pairs import next_phase_drafts, roadmap_drafts
 from finetune.split import drop_heldout_passages, is_heldout, mentions, passage_topic
@@ -82,32 +82,21 @@ def attach(
     got = list(retrieve(draft.question, k)) if retrieve is not None else []
     passages = drop_heldout_passages(got, held)
     dropped = len(got) - len(passages)
-    inserted = 0
+    found: list[Chunk | None] = [
+        next((c for c in passages if supports(c, gold, ev)), None)
+        for gold, ev in zip(draft.golds, draft.evidence, strict=True)
+    ]
+    # Supporting passages retrieval missed go first, as a good retriever would rank them.
+    missing = [g for g, f in zip(draft.golds, found, strict=True) if f is None]
+    passages = [*missing, *passages]
     answer = draft.answer
-    for slot, (gold, evidence) in enumerate(zip(draft.golds, draft.evidence, strict=True)):
-        pos = next((i for i, c in enumerate(passages) if supports(c, gold, evidence)), None)
-        if pos is None:
-            passages = [gold, *passages]
-            inserted += retrieve is not None
-            answer = _shift(answer)  # citations already filled moved down by one
-            pos = 0
+    for slot, (gold, hit) in enumerate(zip(draft.golds, found, strict=True)):
+        pos = passages.index(hit if hit is not None else gold)
         answer = answer.replace(f"{{cite{slot}}}", f"[{pos + 1}]")
-    numbers = sorted({int(n) for n in _numbers(answer)})
+    numbers = cited_numbers(answer)
     passages = passages[: max(k, *numbers)]  # an inserted gold may push a cited one past k
+    inserted = len(missing) if retrieve is not None else 0
     return QAPair(draft.question, answer, passages, numbers, draft.origin), inserted, dropped
-
-
-def _numbers(answer: str) -> list[str]:
-    import re
-
-    return re.findall(r"\[(\d+)\]", answer)
-
-
-def _shift(answer: str) -> str:
-    """Renumber the citations already filled after a passage was inserted in front."""
-    import re
-
-    return re.sub(r"\[(\d+)\]", lambda m: f"[{int(m.group(1)) + 1}]", answer)
 
 
 def refusal_pairs(retrieve: Retriever | None, k: int, held: Sequence[str]) -> list[QAPair]:

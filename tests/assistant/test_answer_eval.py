@@ -94,7 +94,10 @@ def test_evaluate_answerers_scores_every_answerer(tmp_path: Path) -> None:
     path.write_text("\n".join(json.dumps(r) for r in rows))
     cases = load_cases(path)
     assert cases[1] == AnswerCase("b", "Who lives on the moon?", "not covered", False)
-    result = evaluate_answerers({"echo": EchoGenerator}, cases, lambda q: PASSAGES)
+    # No relevant passage: the refusal without a model call, as the service answers.
+    result = evaluate_answerers(
+        {"echo": EchoGenerator}, cases, lambda q: [] if "moon" in q else PASSAGES
+    )
     s = result["answerers"]["echo"]
     assert s["f1"] == 1.0 and s["faithfulness"] == 1.0 and s["citation_validity"] == 1.0
     assert s["refusal_rate_out_of_scope"] == 1.0 and s["false_refusal_rate"] == 0.0
