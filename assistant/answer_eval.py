@@ -14,6 +14,7 @@ would take (TTFT + 100 / decode rate).
 from __future__ import annotations
 
 import json
+import logging
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -35,6 +36,7 @@ from assistant.protocols import GenerationRequest, Generator
 from assistant.types import Chunk, Generation
 
 NOT_COVERED = "The study material does not cover this question."
+logger = logging.getLogger(__name__)
 # retrieve(question) -> the passages the service would put in the prompt, in order; empty
 # when none is relevant enough (the service then refuses without calling the model).
 PassageFn = Callable[[str], Sequence[Chunk]]
@@ -157,6 +159,9 @@ def evaluate_answerers(
             out = answer_once(generator, request) if passages else {
                 "text": NOT_COVERED, "tokens": 0, "ttft_s": 0.0, "total_s": 0.0, "error": None}  # fmt: skip
             rows.append(score_case(case, passages, out))
+            logger.info(
+                "%s: %d/%d answered in %.1fs", name, len(rows), len(prompts), out["total_s"]
+            )
         result["answerers"][name] = {"model": getattr(generator, "model", name),
                                      "load_s": round(load_s, 1), **summarise(rows)}  # fmt: skip
         result["rows"][name] = rows

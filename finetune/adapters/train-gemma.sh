@@ -14,6 +14,6 @@ assistant finetune train --base gemma-3-270m --data var/finetune/pairs.jsonl \
   --eval-fraction 0.01 --eval-every 0 --save-every 5 --no-gradient-checkpointing --seed 1337
 # Ship the adapter, its report and loss curve (checkpoints stay in var/).
 mkdir -p finetune/adapters/gemma-3-270m-roadmap
-cp var/finetune/gemma-3-270m-roadmap/{adapter_config.json,adapter_model.safetensors,report.json,loss_curve.png,tokenizer_config.json,tokenizer.json,chat_template.jinja} \
+cp var/finetune/gemma-3-270m-roadmap/{adapter_config.json,adapter_model.safetensors,report.json,loss_curve.png} \
   finetune/adapters/gemma-3-270m-roadmap/ 2>/dev/null || true
 cp var/finetune/pairs.manifest.json finetune/adapters/gemma-3-270m-roadmap/data_manifest.json
