@@ -41,7 +41,8 @@ STREAM_STALL_S = 120.0
 # Characters a stream keeps back, so text the stop rules cut (a loop, an echoed prompt)
 # is mostly never shown.
 HOLD_BACK_CHARS = 24
-END_OF_TURN_TOKENS = ("<end_of_turn>", "<|im_end|>", "<|eot_id|>", "<|end|>")
+# A new turn starting ends the answer too (a base model may skip <end_of_turn>).
+END_OF_TURN_TOKENS = ("<end_of_turn>", "<start_of_turn>", "<|im_end|>", "<|eot_id|>", "<|end|>")
 
 
 def render_chat(
