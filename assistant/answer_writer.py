@@ -8,6 +8,7 @@ from collections.abc import Generator as Gen
 from dataclasses import dataclass
 
 from assistant.errors import UpstreamModelError
+from assistant.output_guard import guard_stream
 from assistant.protocols import GenerationRequest, Generator, TokenWindow
 from assistant.types import Delta, Generation
 
@@ -48,14 +49,22 @@ def passage_budget(
     return budget, window.count_tokens
 
 
+def _leaked() -> UpstreamModelError:
+    return UpstreamModelError("the model's answer reproduced the system prompt; refused")
+
+
 def write_answer(
     generator: Generator, fallback: Generator, request: GenerationRequest
 ) -> Gen[Delta, None, Written]:
     """Stream from the generator; on upstream failure answer with the fallback (degraded)."""
     sent = False
+    stream = generator.stream(request)
+    if generator is not fallback:
+        # Every model's output: one that repeats the system prompt is refused (extractive).
+        stream = guard_stream(stream, _leaked)
     try:
         final: Generation | None = None
-        for item in generator.stream(request):
+        for item in stream:
             if isinstance(item, Generation):
                 final = item
             else:

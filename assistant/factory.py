@@ -87,16 +87,16 @@ def make_generator(settings: Settings, embedder: Embedder) -> tuple[Generator, G
             ),
             extractive,
         )
-    from assistant.generation.local import LocalGenerator
+    from assistant.generation.llamacpp import make_local_generator
 
-    return (
-        LocalGenerator(
-            settings.llm_model,
-            adapter=settings.llm_adapter,
-            max_new_tokens=settings.llm_max_tokens,
-        ),
-        extractive,
+    local = make_local_generator(
+        settings.llm_model,
+        settings.llm_adapter,
+        settings.llm_engine,
+        settings.llm_max_tokens,
+        settings.llm_time_budget_s,
     )
+    return local, extractive
 
 
 def make_cache(settings: Settings) -> tuple[Cache, SemanticLookup | None]:

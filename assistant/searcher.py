@@ -193,3 +193,13 @@ class IndexSearcher:
         snap = self.snapshot
         hits = self.retrieve(snap, self.query(text), k, sources=sources, phases=phases, mode=mode)
         return hits, snap.version
+
+
+def relevant_hits(hits: list[SearchHit], min_score: float, keep_ratio: float) -> list[SearchHit]:
+    """The relevance cut: nothing unless the best dense score reaches ``min_score``, then
+    every hit within ``keep_ratio * min_score`` (a good hit's runner-ups, not unrelated text)."""
+    best = max((h.dense_score for h in hits if h.dense_score is not None), default=0.0)
+    if best < min_score:
+        return []
+    floor = min_score * keep_ratio
+    return [h for h in hits if (h.dense_score or 0.0) >= floor]

@@ -25,8 +25,8 @@ from typing import Any, Literal
 from assistant.answer_cache import AnswerCache, CacheHit, CacheScope
 from assistant.answer_writer import Written, passage_budget, write_answer
 from assistant.compose import NOT_COVERED, RequestInfo, Timings, compose_answer, cost_row
-from assistant.conversation import condense_question
 from assistant.conversation_store import Conversation, ConversationStore
+from assistant.generation.rewrite import rewrite_follow_up
 from assistant.prompts import PROMPT_VERSION, build_messages, fit_passages
 from assistant.protocols import (
     Cache,
@@ -42,7 +42,7 @@ from assistant.protocols import (
 )
 from assistant.retrieval import HybridRetriever, Mode
 from assistant.roadmap import Roadmap, material_by_phase
-from assistant.searcher import IndexSearcher, Query
+from assistant.searcher import IndexSearcher, Query, relevant_hits
 from assistant.snapshot import IndexSnapshot
 from assistant.types import Answer, AskEvent, Chunk, Delta, Done, Generation, SearchHit
 
@@ -223,7 +223,7 @@ class StudyAssistant:
         question = self.searcher.validate(question, "question", opts.k)
         snap = self.searcher.snapshot  # this request's version, even if a reload swaps it
         conv = self.conversations.open(opts.key_id, opts.conversation_id, opts.history)
-        standalone = condense_question(question, conv.history)
+        standalone = rewrite_follow_up(question, conv.history, self.generator)
         query = self.searcher.query(standalone)
         scope = self._scope(opts, conv, condensed=standalone != question)
         info = RequestInfo(opts.request_id or uuid.uuid4().hex, conv.id, snap.version, started)
@@ -292,13 +292,7 @@ class StudyAssistant:
         t = time.perf_counter()
         hits = self.searcher.retrieve(snap, query, opts.k, sources=opts.sources, phases=opts.phases)
         timings.retrieve_ms = (time.perf_counter() - t) * 1000
-        # Relevance cut: nothing unless the best dense score reaches min_score, then every
-        # hit within keep_ratio of it (the runner-ups of a good hit, not unrelated text).
-        best = max((h.dense_score for h in hits if h.dense_score is not None), default=0.0)
-        floor = self.min_score * self.keep_ratio
-        relevant = (
-            [h for h in hits if (h.dense_score or 0.0) >= floor] if best >= self.min_score else []
-        )
+        relevant = relevant_hits(hits, self.min_score, self.keep_ratio)
         budget, count = passage_budget(
             self.context_tokens, self.max_tokens, self.window, self.embedder.count_tokens
         )

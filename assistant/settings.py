@@ -144,6 +144,17 @@ class Settings(BaseSettings):
         0.5, ge=0, description="How long a question waits for a free model slot."
     )
     llm_max_tokens: int = Field(512, gt=0, description="Completion token limit.")
+    llm_engine: Literal["auto", "transformers", "llamacpp"] = Field(
+        "auto",
+        description="Local backend engine: llamacpp (GGUF models, several times faster on "
+        "CPU), transformers, or auto (llama.cpp when installed and the model is a GGUF).",
+    )
+    llm_time_budget_s: float | None = Field(
+        30.0,
+        gt=0,
+        description="Local model: a generation still running after this many seconds is "
+        "abandoned and the answer falls back to extractive (degraded).",
+    )
     llm_temperature: float = Field(0.2, ge=0, le=2, description="Sampling temperature.")
     context_tokens: int = Field(1500, gt=0, description="Token budget for passages in the prompt.")
 

@@ -26,7 +26,11 @@ class TrainConfig:
     batch_size: int = 4  # examples per micro-batch (one forward/backward)
     grad_accum_steps: int = 4  # micro-batches per optimizer step: effective batch = 16
     max_steps: int = 100  # optimizer steps in total (a resumed run continues up to this)
-    max_seq_len: int = 1024  # tokens per example; prompts longer than this are an error
+    max_minutes: float | None = None  # stop after this much training time (the adapter is saved)
+    # tokens per example; prompts longer than this are an error. None = the model's context
+    # (max_position_embeddings): each example is then as long as it is, so memory and time
+    # follow the data (~900 tokens for 3 passages), not the 32k context of Gemma 3.
+    max_seq_len: int | None = None
     gradient_checkpointing: bool = (
         True  # recompute activations in backward: less memory, ~30% slower
     )
@@ -45,12 +49,15 @@ class TrainConfig:
             "batch_size": self.batch_size,
             "grad_accum_steps": self.grad_accum_steps,
             "max_steps": self.max_steps,
-            "max_seq_len": self.max_seq_len,
             "learning_rate": self.learning_rate,
         }
         for name, value in positive.items():
             if value <= 0:
                 raise BadInputError(f"{name} must be > 0, got {value}")
+        if self.max_seq_len is not None and self.max_seq_len <= 0:
+            raise BadInputError(f"max_seq_len must be > 0, got {self.max_seq_len}")
+        if self.max_minutes is not None and self.max_minutes <= 0:
+            raise BadInputError(f"max_minutes must be > 0, got {self.max_minutes}")
         non_negative = {
             "warmup_steps": self.warmup_steps,
             "weight_decay": self.weight_decay,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -152,4 +153,30 @@ def roadmap_drafts(text: str, source: str = "roadmap.md") -> list[DraftPair]:
             out.append(
                 DraftPair(sec.heading, answer, gold, sec.paragraphs[0], sec.heading, "roadmap")
             )
+    return out
+
+
+def next_phase_drafts(text: str, source: str = "roadmap.md") -> list[DraftPair]:
+    """'What comes after Phase N?' answered from Phase N+1's own passage, and the ML rule."""
+    title, sections = _parse_roadmap(text)
+    phases = [(m, s) for s in sections if (m := _PHASE.match(s.heading))]
+    out: list[DraftPair] = []
+    for (m, _), (m2, nxt) in itertools.pairwise(phases):
+        short, name2 = f"Phase {m.group(1)} ({m.group(2)})", f"Phase {m2.group(1)}: {m2.group(2)}"
+        gold = make_chunk(_block(nxt.lines), source=source, title=title, section=nxt.heading)
+        goal = next((v for k, v in nxt.fields if k == "Goal" and v), "")
+        verb = goal[0].lower() + goal[1:] if goal[1:2].islower() else goal
+        tail = f", whose goal is to {verb.rstrip('.')}" if goal else ""
+        answer = cited(f"After {short}, the roadmap continues with {name2}{tail}")
+        for q in (f"What should I study after {short}?", f"What comes after Phase {m.group(1)}?"):
+            out.append(DraftPair(q, answer, gold, goal or nxt.heading, nxt.heading, "roadmap"))
+    for m, sec in phases:
+        for name, value in sec.fields:
+            if name == "Rule" and "not start ml" in value.lower():
+                short = f"Phase {m.group(1)} ({m.group(2)})"
+                gold = make_chunk(_block(sec.lines), source=source, title=title, section=sec.heading)  # fmt: skip
+                answer = cited(f"No. The roadmap's rule for {short} is: {value}")
+                for q in (f"Can I start machine learning before finishing {m.group(2)}?",
+                          "Can I skip Python and start with machine learning?"):  # fmt: skip
+                    out.append(DraftPair(q, answer, gold, value, sec.heading, "roadmap"))
     return out

@@ -58,6 +58,7 @@ from finetune.report import TrainReport, plot_loss_curve
 logger = logging.getLogger(__name__)
 
 # Settings a resumed run must share with its checkpoint, or the run would not be the same.
+DEFAULT_SEQ_LEN = 1024  # when the model's config names no context length
 RESUME_FIXED = ("lora_r", "lora_alpha", "lora_dropout", "target_modules", "batch_size",
                 "grad_accum_steps", "max_seq_len", "eval_fraction", "seed")  # fmt: skip
 
@@ -68,6 +69,47 @@ class TrainResult:
 
     report: TrainReport
     model: Any
+
+
+def model_context(base: str) -> int | None:
+    """The model's context length from its config alone (no weights loaded)."""
+    from transformers import AutoConfig
+
+    from assistant.generation.models import resolve_model
+
+    try:
+        config = AutoConfig.from_pretrained(resolve_model(base), local_files_only=True)
+    except Exception:  # the model load that follows reports a missing model properly
+        return None
+    value = getattr(config, "max_position_embeddings", None)
+    if value is None and hasattr(config, "get_text_config"):
+        value = getattr(config.get_text_config(), "max_position_embeddings", None)
+    return int(value) if value else None
+
+
+def answer_loss(model: Any, batch: dict[str, Any], reduction: str = "mean") -> Any:
+    """Cross-entropy on the answer tokens only, with logits computed only where needed.
+
+    The output head of a 262k-token vocabulary costs as much as the rest of Gemma 3 270M:
+    ``logits_to_keep`` limits it to the positions from the first answer token on.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    labels = batch["labels"]  # (B, T)
+    answer = (labels != IGNORE_INDEX).any(dim=0).nonzero()
+    start = max(0, int(answer[0]) - 1) if len(answer) else 0
+    keep = torch.arange(start, labels.shape[1] - 1, device=labels.device)
+    logits = model(
+        input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], logits_to_keep=keep
+    ).logits  # (B, T - 1 - start, V)
+    target = labels[:, start + 1 :]
+    return F.cross_entropy(
+        logits.flatten(0, 1).float(),
+        target.flatten(),
+        ignore_index=IGNORE_INDEX,
+        reduction=reduction,
+    )
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
@@ -93,7 +135,6 @@ def _autocast(device: str) -> Any:
 def eval_loss(model: Any, examples: list[Example], cfg: TrainConfig, pad_id: int) -> float:
     """Mean cross-entropy per answer token over ``examples`` (nats)."""
     import torch
-    import torch.nn.functional as F
 
     device = str(next(model.parameters()).device)
     was_training = model.training
@@ -103,21 +144,8 @@ def eval_loss(model: Any, examples: list[Example], cfg: TrainConfig, pad_id: int
         for i in range(0, len(examples), cfg.batch_size):
             batch = collate(examples[i : i + cfg.batch_size], pad_id, device)
             with _autocast(device):
-                logits = model(
-                    input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]
-                ).logits  # (B, T, V)
-            # Position t predicts token t+1. One row at a time: fp32 logits of a whole
-            # batch with a 150k vocabulary would be gigabytes.
-            target = batch["labels"][:, 1:]
-            for row in range(target.shape[0]):
-                loss = F.cross_entropy(
-                    logits[row, :-1].float(),
-                    target[row],
-                    ignore_index=IGNORE_INDEX,
-                    reduction="sum",
-                )
-                total += float(loss)
-            tokens += int((target != IGNORE_INDEX).sum())
+                total += float(answer_loss(model, batch, reduction="sum"))
+            tokens += int((batch["labels"][:, 1:] != IGNORE_INDEX).sum())
     model.train(was_training)
     return total / max(tokens, 1)
 
@@ -199,17 +227,19 @@ def train(
     if not getattr(tokenizer, "chat_template", None):
         # Saved with the adapter, so other servers render the prompt the same way.
         tokenizer.chat_template = FALLBACK_CHAT_TEMPLATE
+    context = model_context(base)
+    if cfg.max_seq_len is None:
+        cfg.max_seq_len = context or DEFAULT_SEQ_LEN
+    if context is not None and cfg.max_seq_len > context:
+        raise BadInputError(
+            f"max_seq_len={cfg.max_seq_len} exceeds the context of {base!r} ({context} tokens)"
+        )
     examples = encode_pairs(tokenizer, [*train_pairs, *eval_pairs], cfg.max_seq_len)
     train_ex, eval_ex = examples[: len(train_pairs)], examples[len(train_pairs) :]
     device = cfg.device or default_device()
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise BadInputError(f"device {device!r} was asked for, but CUDA is not available here")
     model = load_causal_lm(base, device=device)
-    context = getattr(model.config, "max_position_embeddings", None)
-    if context is not None and cfg.max_seq_len > context:
-        raise BadInputError(
-            f"max_seq_len={cfg.max_seq_len} exceeds the context of {base!r} ({context} tokens)"
-        )
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
 
     # --- model and optimizer -----------------------------------------------------------
@@ -259,7 +289,7 @@ def train(
             idx = order.micro_batch(step * cfg.grad_accum_steps + micro)
             batch = collate([train_ex[i] for i in idx], pad_id, device)
             with _autocast(device):
-                loss = model(**batch).loss / cfg.grad_accum_steps
+                loss = answer_loss(model, batch) / cfg.grad_accum_steps
             loss.backward()
             step_loss += float(loss.detach())
             report.train_tokens += int(batch["attention_mask"].sum())
@@ -280,6 +310,11 @@ def train(
         if cfg.save_every and done % cfg.save_every == 0 and done < cfg.max_steps:
             report.tokens_per_s = report.train_tokens / max(report.train_seconds, 1e-9)
             save_checkpoint(out, model, optimizer, CheckpointState(done, data_hash, base, report.to_json()))  # fmt: skip
+        if cfg.max_minutes is not None and report.train_seconds >= 60 * cfg.max_minutes:
+            logger.warning(
+                "stopping after %d steps: --max-minutes %s reached", done, cfg.max_minutes
+            )
+            break
     bar.close()
 
     # --- results -------------------------------------------------------------------------
@@ -287,6 +322,8 @@ def train(
     if not report.eval_loss or report.eval_loss[-1][0] != report.steps:
         report.eval_loss.append((report.steps, report.eval_loss_after))
     report.tokens_per_s = report.train_tokens / max(report.train_seconds, 1e-9)
+    for peft_config in getattr(model, "peft_config", {}).values():
+        peft_config.base_model_name_or_path = base  # the name, not a resolved cache folder
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     if merge:

@@ -16,12 +16,36 @@ from assistant.cli.common import emit, settings_with
 @click.option(
     "--answers/--no-answers", default=True, show_default=True, help="Also score /v1/ask answers."
 )
+@click.option(
+    "--answerers",
+    help="Compare answerers on held-out answers instead: e.g. extractive,base,finetuned.",
+)
+@click.option("--answer-set", type=click.Path(path_type=Path), help="Held-out answers (JSONL).")
+@click.option("--base", "base_model", default="gemma-3-270m", show_default=True, help="Base model.")
+@click.option("--adapter", type=click.Path(path_type=Path), help="Adapter of 'finetuned'.")
+@click.option("--limit", type=int, help="About N questions, spread over the set (a quick look).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def eval_cmd(qa: Path | None, k: int, answers: bool, as_json: bool) -> None:
+def eval_cmd(
+    qa: Path | None,
+    k: int,
+    answers: bool,
+    answerers: str | None,
+    answer_set: Path | None,
+    base_model: str,
+    adapter: Path | None,
+    limit: int | None,
+    as_json: bool,
+) -> None:
     """Score retrieval (recall@k, MRR, nDCG@10) and answers (citation precision, faithfulness).
 
     Example: assistant eval --k 5 --json
+    Example: assistant eval --answerers extractive,base,finetuned --limit 20
     """
+    if answerers:
+        from assistant.cli.answers import compare_answerers
+
+        compare_answerers(answerers, answer_set, base_model, adapter, limit, as_json)
+        return
     from assistant.evaluation import evaluate_answers, evaluate_retrieval, load_questions
     from assistant.factory import make_assistant
 

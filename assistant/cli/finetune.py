@@ -61,6 +61,13 @@ def _data_summary(out: Path, report: DataReport, version: str | None) -> str:
 @click.option("--k", type=int, help="Passages retrieved per question (default ASSISTANT_TOP_K).")
 @click.option("--index-dir", type=click.Path(path_type=Path), help="Index to retrieve from.")
 @click.option("--no-retrieval", is_flag=True, help="Give each pair only its source passage.")
+@click.option(
+    "--recipe",
+    type=click.Choice(["classic", "topics"]),
+    default="classic",
+    show_default=True,
+    help="topics: per-topic, comparison, next-phase and refusal pairs, held-out topics split off.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable report.")
 def data_command(
     corpus: Path | None,
@@ -70,6 +77,7 @@ def data_command(
     k: int | None,
     index_dir: Path | None,
     no_retrieval: bool,
+    recipe: str,
     as_json: bool,
 ) -> None:
     """Build Q&A pairs from the roadmap and notes, with retrieved passages, plus curated pairs.
@@ -86,6 +94,13 @@ def data_command(
     if k <= 0:
         raise BadInputError(f"--k must be > 0, got {k}")
     retrieve, version = (None, None) if no_retrieval else index_retriever(settings)
+    if recipe == "topics":
+        from finetune.manifest import write_dataset
+
+        summary = write_dataset(corpus or settings.corpus_dir, out, retrieve, k, version,
+                                None if no_curated else curated)  # fmt: skip
+        click.echo(json.dumps(summary) if as_json else summary["text"])
+        return
     pairs, report = build_pairs(
         corpus or settings.corpus_dir,
         retrieve=retrieve,
@@ -100,7 +115,7 @@ def data_command(
 
 
 @finetune.command("train")
-@click.option("--base", required=True, help="Base causal LM: a local folder or a cached hub name.")
+@click.option("--base", required=True, help="Base causal LM: gemma-3-270m (bundled), a local folder or a cached hub name.")  # fmt: skip
 @click.option("--data", "data_path", required=True, type=click.Path(path_type=Path), help="JSONL Q&A pairs.")  # fmt: skip
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Adapter folder.")
 @click.option("--resume", is_flag=True, help="Continue from <out>/checkpoint.")
@@ -114,7 +129,8 @@ def data_command(
 @click.option("--lora-alpha", type=int, help="LoRA alpha (scale = alpha / r).")
 @click.option("--lora-dropout", type=float, help="Dropout on the LoRA path.")
 @click.option("--target-modules", help='"all-linear" or a comma list such as q_proj,v_proj.')
-@click.option("--max-seq-len", type=int, help="Tokens per example.")
+@click.option("--max-seq-len", type=int, help="Tokens per example (default: the model's context).")
+@click.option("--max-minutes", type=float, help="Stop training after this many minutes.")
 @click.option("--eval-fraction", type=float, help="Share of pairs held out for eval loss.")
 @click.option("--eval-every", type=int, help="Steps between eval-loss points (0 = ends only).")
 @click.option("--save-every", type=int, help="Steps between checkpoints (0 = none).")

@@ -11,11 +11,14 @@ import logging
 import os
 import queue
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from assistant.errors import BadInputError, ConfigError, UpstreamModelError, UpstreamTimeoutError
+from assistant.generation.models import resolve_model
+from assistant.generation.stops import RunawayGuard, trim_runaway
 from assistant.protocols import GenerationRequest
 from assistant.types import Generation, Usage
 
@@ -35,6 +38,11 @@ FALLBACK_CHAT_TEMPLATE = (
 
 # How long the stream waits for the next token before calling the model stalled.
 STREAM_STALL_S = 120.0
+# Characters a stream keeps back, so text the stop rules cut (a loop, an echoed prompt)
+# is mostly never shown.
+HOLD_BACK_CHARS = 24
+# A new turn starting ends the answer too (a base model may skip <end_of_turn>).
+END_OF_TURN_TOKENS = ("<end_of_turn>", "<start_of_turn>", "<|im_end|>", "<|eot_id|>", "<|end|>")
 
 
 def render_chat(
@@ -111,7 +119,7 @@ def load_tokenizer(name: str) -> Any:
     """The model's own tokenizer, by local folder or a name in the Hugging Face cache."""
     from transformers import AutoTokenizer
 
-    return _from_pretrained(AutoTokenizer, name, "the tokenizer of model")
+    return _from_pretrained(AutoTokenizer, resolve_model(name), "the tokenizer of model")
 
 
 def load_causal_lm(name: str, *, device: str, dtype: Any = None) -> Any:
@@ -122,7 +130,8 @@ def load_causal_lm(name: str, *, device: str, dtype: Any = None) -> Any:
     if dtype is None:
         dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
     # device_map places weights as they load: a GPU model never sits whole in CPU memory.
-    return _from_pretrained(AutoModelForCausalLM, name, "model", dtype=dtype, device_map=device)
+    path = resolve_model(name)
+    return _from_pretrained(AutoModelForCausalLM, path, "model", dtype=dtype, device_map=device)
 
 
 def check_adapter(adapter: Path) -> None:
@@ -145,16 +154,21 @@ def load_adapter(model: Any, adapter: Path) -> Any:
         raise ConfigError(f"cannot load the LoRA adapter at {adapter.resolve()}: {exc}") from exc
 
 
-class _StopOnEvent:
-    """Stopping criterion: ends generation once the stream's consumer has gone away."""
+class _StopRules:
+    """Stopping criterion: the consumer went away, or a ``RunawayGuard`` rule fired."""
 
-    def __init__(self, event: threading.Event) -> None:
+    def __init__(self, event: threading.Event, guard: RunawayGuard, tokenizer: Any, n_prompt: int) -> None:  # fmt: skip
         self.event = event
+        self.guard = guard
+        self.tokenizer = tokenizer
+        self.n_prompt = n_prompt
 
     def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
         import torch
 
-        stopped = self.event.is_set()
+        new = input_ids[0, self.n_prompt :].tolist()
+        text = self.tokenizer.decode(new, skip_special_tokens=True)
+        stopped = self.event.is_set() or self.guard(new, text)
         return torch.full((input_ids.shape[0],), stopped, dtype=torch.bool, device=input_ids.device)
 
 
@@ -170,11 +184,17 @@ class LocalGenerator:
         adapter: Path | None = None,
         device: str | None = None,
         max_new_tokens: int = 512,
+        time_budget_s: float | None = None,
     ) -> None:
         if max_new_tokens <= 0:
             raise ConfigError(f"max_new_tokens must be > 0, got {max_new_tokens}")
+        if time_budget_s is not None and time_budget_s <= 0:
+            raise ConfigError(f"time_budget_s must be > 0, got {time_budget_s}")
         self.device = device or default_device()
         self.max_new_tokens = max_new_tokens
+        # A generation still running after this many seconds is abandoned: the service
+        # then answers extractively (degraded) instead of keeping the learner waiting.
+        self.time_budget_s = time_budget_s
         adapter = Path(adapter) if adapter is not None else None
         if adapter is not None:
             check_adapter(adapter)  # before the (slow) model load
@@ -205,6 +225,9 @@ class LocalGenerator:
             if value is None:
                 continue
             ids.extend(value if isinstance(value, list) else [value])
+        # End-of-turn tokens of common chat formats, when the vocabulary has them.
+        vocab = self.tokenizer.get_vocab()
+        ids.extend(vocab[t] for t in END_OF_TURN_TOKENS if t in vocab)
         return list(dict.fromkeys(ids))
 
     def _prepare(self, request: GenerationRequest) -> tuple[Any, dict[str, Any]]:
@@ -240,33 +263,35 @@ class LocalGenerator:
             kwargs.update(do_sample=True, temperature=request.temperature, top_p=1.0, top_k=0)
         return input_ids, kwargs
 
-    def _finish(self, new_ids: list[int], max_new: int) -> Generation:
-        text = self.tokenizer.decode(new_ids, skip_special_tokens=True).strip()
+    def _finish(self, new_ids: list[int], max_new: int, reason: str | None) -> Generation:
+        raw = self.tokenizer.decode(new_ids, skip_special_tokens=True)
+        text = trim_runaway(raw, new_ids, self._decode).strip() if reason else raw.strip()
         hit_limit = len(new_ids) >= max_new and (not new_ids or new_ids[-1] not in self._eos_ids)
         return Generation(
             text=text,
             usage=Usage(prompt_tokens=0, completion_tokens=len(new_ids), exact=True),
             model=self.model,
-            finish_reason="length" if hit_limit else "stop",
+            finish_reason="length" if hit_limit and not reason else "stop",
         )
 
-    def generate(self, request: GenerationRequest) -> Generation:
-        import torch
+    def _decode(self, ids: list[int]) -> str:
+        return str(self.tokenizer.decode(ids, skip_special_tokens=True))
 
-        # The tokenizer is not safe to share across threads either, so all of it is locked.
-        with self._lock, torch.inference_mode():
-            input_ids, kwargs = self._prepare(request)
-            n_prompt = input_ids.shape[1]
-            try:
-                out = self._lm.generate(**kwargs)  # (1, T + new)
-            except Exception as exc:
-                raise UpstreamModelError(f"local model {self.model!r} failed: {exc}") from exc
-            gen = self._finish(out[0, n_prompt:].tolist(), kwargs["max_new_tokens"])
-        gen.usage.prompt_tokens = n_prompt
-        return gen
+    def generate(self, request: GenerationRequest) -> Generation:
+        """The whole answer at once (the stream, consumed)."""
+        final: Generation | None = None
+        for item in self.stream(request):
+            if isinstance(item, Generation):
+                final = item
+        assert final is not None  # stream always ends with one
+        return final
 
     def stream(self, request: GenerationRequest) -> Iterator[str | Generation]:
-        """Yield text deltas as the model writes them, then one final ``Generation``."""
+        """Yield text deltas as the model writes them, then one final ``Generation``.
+
+        Deltas trail the model by ``HOLD_BACK_CHARS`` so that a loop or prompt echo the
+        stop rules cut is, as far as possible, never shown; the final text is the trimmed one.
+        """
         from transformers import StoppingCriteriaList, TextIteratorStreamer
 
         stop = threading.Event()
@@ -274,16 +299,17 @@ class LocalGenerator:
         with self._lock:
             input_ids, kwargs = self._prepare(request)
             n_prompt = input_ids.shape[1]
+            deadline = None if self.time_budget_s is None else time.monotonic() + self.time_budget_s
+            guard = RunawayGuard(deadline)
             streamer = TextIteratorStreamer(
                 self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=STREAM_STALL_S
             )
+            rules = _StopRules(stop, guard, self.tokenizer, n_prompt)
 
             def run() -> None:
                 try:
                     result["ids"] = self._lm.generate(
-                        **kwargs,
-                        streamer=streamer,
-                        stopping_criteria=StoppingCriteriaList([_StopOnEvent(stop)]),
+                        **kwargs, streamer=streamer, stopping_criteria=StoppingCriteriaList([rules])
                     )
                 except BaseException as exc:
                     result["error"] = exc
@@ -291,10 +317,14 @@ class LocalGenerator:
 
             worker = threading.Thread(target=run, name="local-generate", daemon=True)
             worker.start()
+            text, sent = "", 0
             try:
                 for delta in streamer:
-                    if delta:
-                        yield delta
+                    text += delta
+                    safe = len(text) - HOLD_BACK_CHARS
+                    if guard.reason is None and safe > sent:
+                        yield text[sent:safe]
+                        sent = safe
             except queue.Empty as exc:
                 raise UpstreamTimeoutError(
                     f"local model {self.model!r} produced no token for {STREAM_STALL_S:.0f}s"
@@ -306,6 +336,14 @@ class LocalGenerator:
             if "error" in result:
                 error = result["error"]
                 raise UpstreamModelError(f"local model {self.model!r} failed: {error}") from error
-            gen = self._finish(result["ids"][0, n_prompt:].tolist(), kwargs["max_new_tokens"])
+            if guard.reason == "time_budget":
+                raise UpstreamTimeoutError(
+                    f"local model {self.model!r} did not finish within its time budget of "
+                    f"{self.time_budget_s:g}s (ASSISTANT_LLM_TIME_BUDGET_S)"
+                )
+            gen = self._finish(result["ids"][0, n_prompt:].tolist(), kwargs["max_new_tokens"], guard.reason)  # fmt: skip
+        shown = text[:sent].lstrip()  # the final text is stripped; what was shown may not be
+        if gen.text.startswith(shown) and len(gen.text) > len(shown):
+            yield gen.text[len(shown) :]
         gen.usage.prompt_tokens = n_prompt
         yield gen

@@ -167,3 +167,24 @@ def test_missing_model_and_adapter_are_config_errors(model_dir: Path, tmp_path: 
         LocalGenerator(str(model_dir), adapter=tmp_path)
     with pytest.raises(ConfigError, match="max_new_tokens must be > 0, got 0"):
         LocalGenerator(str(model_dir), max_new_tokens=0)
+
+
+def test_time_budget_ends_in_a_timeout_the_service_falls_back_on(model_dir: Path) -> None:
+    from assistant.errors import UpstreamTimeoutError
+
+    # A budget that is over before the first token: the stop rule fires at once.
+    late = LocalGenerator(str(model_dir), device="cpu", max_new_tokens=32, time_budget_s=1e-9)
+    with pytest.raises(UpstreamTimeoutError, match="time budget") as info:
+        list(late.stream(_request(max_tokens=16)))
+    assert isinstance(info.value, UpstreamModelError)  # what the service degrades on
+    with pytest.raises(UpstreamTimeoutError):
+        late.generate(_request(max_tokens=16))
+    with pytest.raises(ConfigError, match="time_budget_s must be > 0, got 0"):
+        LocalGenerator(str(model_dir), device="cpu", time_budget_s=0)
+
+
+def test_stop_ids_include_end_of_turn_tokens(generator: LocalGenerator) -> None:
+    vocab = generator.tokenizer.get_vocab()
+    expected = {vocab[t] for t in ("<end_of_turn>", "<|im_end|>") if t in vocab}
+    assert expected <= set(generator._stop_ids())
+    assert generator.tokenizer.eos_token_id in generator._stop_ids()
