@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from assistant.cli import costs, evaluate, finetune, index, query, serve
+from assistant.cli import coach, costs, evaluate, finetune, index, query, serve
 from assistant.cli.common import ErrorReportingGroup, settings_with
 
 if TYPE_CHECKING:
@@ -74,3 +74,5 @@ main.add_command(serve.serve)
 main.add_command(evaluate.eval_cmd)
 main.add_command(costs.costs)
 main.add_command(finetune.finetune)
+main.add_command(coach.quiz)
+main.add_command(coach.progress)
