@@ -23,7 +23,7 @@ from assistant.types import SearchHit
 
 _PHASE_IN_TEXT = re.compile(r"\bphase\s+(\d+)\b", re.IGNORECASE)
 _NEXT = re.compile(
-    r"\b(after|next|afterwards|once\s+i(\s+have|'ve)?\s+(finished|done|learned|mastered|know)|"
+    r"\b(after|next|once\s+i(\s+have|'ve)?\s+(finished|done|learned|mastered|know)|"
     r"(i've|i\s+have)\s+(finished|done|completed|learned|mastered)|finished|comes?\s+then)\b",
     re.IGNORECASE,
 )
@@ -40,7 +40,7 @@ _FIELD_CUES = {
     "rule": re.compile(r"\b(rules?|before|start|skip|allowed|can\s+i)\b", re.I),
     "focus": re.compile(r"\b(focus|concentrate|emphasis)\b", re.I),
     "goal": re.compile(r"\b(goal|aim|purpose|why|point|objective)\b", re.I),
-    "outcome": re.compile(r"\b(outcome|afterwards|be\s+able|result)\b", re.I),
+    "outcome": re.compile(r"\b(outcome|afterwards|be\s+able|result|comfortable\s+with)\b", re.I),
 }
 _FIELD = re.compile(r"\*\*(\w+):\*\*")
 
@@ -134,9 +134,14 @@ class RoadmapGrounding:
         plan = bool(_PLAN.search(question))
         wanted: list[int] = []
         step = 1 if _NEXT.search(question) else (-1 if _PREVIOUS.search(question) else 0)
+        if _FIELD_CUES["outcome"].search(question):
+            step = 0  # "what should I manage after X?" asks for X's outcome, not the next phase
         if step and phase + step in road.rows:
             # The neighbouring phase's first passage names it and gives its goal.
             wanted.append(road.rows[phase + step][0])
+            if step > 0:  # "what comes after X": X's own roadmap lines are not the answer
+                own = {snapshot.chunks[r].chunk_id for r in road.rows[phase]}
+                hits = [h for h in hits if h.chunk.chunk_id not in own] or hits
         best = self._best_row(snapshot, question, road.rows[phase], sims)
         if step <= 0 and (plan or sims.get(best, 0.0) >= self.min_similarity):
             wanted.append(best)  # ("after X" is answered by the next phase alone)

@@ -60,6 +60,13 @@ def rouge_l(answer: str, reference: str) -> float:
     return 2 * p * rec / (p + rec)
 
 
+def _plain(text: str) -> str:
+    """Markdown emphasis, link targets and markers removed, whitespace collapsed."""
+    text = re.sub(r"\[([^\]]+)\]\((https?://[^)]+)\)", r"\1", text)
+    text = re.sub(r"\*\*|__|[❌✔✅]|^\s*>\s?", "", text, flags=re.MULTILINE)
+    return " ".join(text.split())
+
+
 def cited_sentences(answer: str) -> list[tuple[str, int]]:
     """(sentence, n) for every "sentence [n]" of an answer."""
     return [(s.strip(), int(n)) for s, n in _CITED.findall(answer)]
@@ -76,9 +83,14 @@ def faithfulness(
     for sentence, n in pieces:
         if not 1 <= n <= len(passages):
             continue
-        text = " ".join(passages[n - 1].text.split())
-        words = " ".join(sentence.split())
-        if words.rstrip(".") in text or words[1:].rstrip(".") in text:
+        chunk = passages[n - 1]
+        text = _plain(chunk.text)
+        head, _, rest = sentence.partition(" — ")
+        if rest and head in chunk.section:  # "Phase 1: … — Time: 1–2 months." (a field line)
+            sentence = rest
+        words = _plain(sentence).rstrip(".")
+        label_less = words.partition(": ")[2]  # "Common pitfall: Not scaling features first."
+        if words in text or words[1:] in text or (label_less and label_less in text):
             ok += 1
             continue
         support = [s for s in _SENT.split(text) if len(s) > 20]

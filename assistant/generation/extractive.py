@@ -140,7 +140,7 @@ class ExtractiveGenerator:
                 out.append(_Cand(score, n, s))
         return out
 
-    def _pick(self, kind: QuestionKind, scored: list[_Cand]) -> list[_Cand]:
+    def _pick(self, kind: QuestionKind, scored: list[_Cand], passages: list[Chunk]) -> list[_Cand]:
         scored = sorted(scored, key=lambda c: -c.score)
         best = scored[0].score
         limit = 3 if kind.definitional and not kind.comparison else self.max_sentences
@@ -159,16 +159,34 @@ class ExtractiveGenerator:
             picked = [c for c in picked if c.sent.field or c.score >= best - 0.1]
         if kind.definitional and not kind.comparison:
             picked = self._central(picked, scored)
-        if kind.comparison:  # each side of "X vs Y" gets its best sentence
-            for term in kind.terms:
-                if any(term & content_words(c.sent.text) for c in picked):
-                    continue
-                side = [c for c in scored if term & content_words(c.sent.text)]
-                if side and side[0] not in picked:
-                    if len(picked) >= self.max_sentences:
-                        picked.pop()
-                    picked.append(side[0])
+        if kind.comparison:
+            picked = self._sides(kind, picked, scored, passages)
         return self._repair(picked, scored)
+
+    def _sides(
+        self, kind: QuestionKind, picked: list[_Cand], scored: list[_Cand], passages: list[Chunk]
+    ) -> list[_Cand]:
+        """ "X vs Y": the best sentences of each side's own passage, then the best overall."""
+        per_side = max(1, self.max_sentences // len(kind.terms))
+        out: list[_Cand] = []
+        for term in kind.terms:
+            own = [c for c in scored if _match(term, _heading_words(passages[c.n - 1])) == 1.0]
+            if not own:  # no passage is headed by it: sentences that name it
+                own = [c for c in scored if term <= content_words(c.sent.text)]
+            # A side's central sentences first ("core idea"), else its most relevant ones.
+            own.sort(key=lambda c: (c.sent.label not in CORE_LABELS, -c.score))
+            side = [c for c in own if c not in out and not c.sent.dependent][:per_side]
+            out += sorted(side, key=lambda c: (c.n, c.sent.pos))
+        words = sum(len(c.sent.text.split()) for c in out)
+        for c in picked:
+            if len(out) >= self.max_sentences:
+                break
+            if c not in out and words + len(c.sent.text.split()) <= self.max_words:
+                out.append(c)
+                words += len(c.sent.text.split())
+        while len(out) > 1 and words > self.max_words:
+            words -= len(out.pop().sent.text.split())
+        return out
 
     def _central(self, picked: list[_Cand], scored: list[_Cand]) -> list[_Cand]:
         """A definition: the best sentence with its paragraph's opening, then the next one."""
@@ -242,7 +260,7 @@ class ExtractiveGenerator:
                 f"{c.text[:300].strip()} [{n}]" for n, c in enumerate(request.passages[:1], 1)
             )
             return Generation(text=text, usage=Usage(0, 0, exact=True), model=self.model)
-        picked = self._pick(kind, scored) or [
+        picked = self._pick(kind, scored, request.passages) or [
             max((c for c in scored if not c.sent.dependent), key=lambda c: c.score, default=None)
             or max(scored, key=lambda c: c.score)
         ]
