@@ -112,6 +112,7 @@ def parse_passage(text: str) -> list[Sentence]:
         dependent = bool(_DEPENDENT.match(s)) or bool(_DEPENDENT.match(_drop_connective(s)))
         out.append(Sentence(_drop_connective(s), len(out), para, label, leads, dependent, field))
 
+    last_label = ""
     for p, raw in enumerate(re.split(r"\n\s*\n", text)):
         fields, raw = _fields(raw)
         for name, value in fields:
@@ -120,7 +121,10 @@ def parse_passage(text: str) -> list[Sentence]:
                 end = "" if value.endswith((".", "!", "?")) else "."
                 add(f"{name}: {value[:1].upper()}{value[1:]}{end}", p, name.lower(), True, True)
         m = _LABEL.match(raw.strip())
-        label = m.group(1).strip().lower() if m else ""
+        # A paragraph without a label of its own (often the rest of a labelled paragraph,
+        # cut by a code block) belongs to the last label above it.
+        label = m.group(1).strip().lower() if m else last_label
+        last_label = label
         para = _clean(raw.strip()[m.end() :] if m else raw)
         first = True
         for s in _merge_abbreviations(_SENTENCE_END.split(para)):
