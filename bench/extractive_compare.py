@@ -46,7 +46,7 @@ HELDOUT = CORPUS / "eval" / "answers-heldout.jsonl"
 DEV_SETS = sorted((CORPUS / "eval").glob("questions-*.jsonl"))
 DEV_EXTRA = REPO / "bench" / "data" / "extractive_dev.jsonl"
 # An opener that needs the sentence before it (the same rule as the new generator's).
-from assistant.generation.sentences import _DEPENDENT  # noqa: E402
+from assistant.generation.sentences import DEPENDENT_OPENER  # noqa: E402
 
 
 def load_baseline(commit: str) -> ModuleType:
@@ -86,7 +86,7 @@ def score_set(
             m.setdefault("faithfulness", []).append(faithfulness(text, passages, pipe.embedder))
             first = cited_sentences(text)[:1]
             m.setdefault("dependent_opener", []).append(
-                float(bool(first) and bool(_DEPENDENT.match(first[0][0])))
+                float(bool(first) and bool(DEPENDENT_OPENER.match(first[0][0])))
             )
             m.setdefault("words", []).append(float(len(text.split())))
     result: dict[str, Any] = {"questions": len(rows)}

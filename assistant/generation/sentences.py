@@ -33,7 +33,7 @@ _CONNECTIVE = re.compile(
     re.IGNORECASE,
 )
 # Openers that refer back to something the previous sentence introduced.
-_DEPENDENT = re.compile(
+DEPENDENT_OPENER = re.compile(
     r"^(it|its|it's|this|these|that|those|they|their|them|such|both|here|he|she|"
     r"the former|the latter|the same|the other|another|in this case|as a result|"
     r"instead|likewise|similarly|otherwise|in contrast|by contrast|on the other hand|"
@@ -109,7 +109,9 @@ def parse_passage(text: str) -> list[Sentence]:
     out: list[Sentence] = []
 
     def add(s: str, para: int, label: str, leads: bool, field: bool = False) -> None:
-        dependent = bool(_DEPENDENT.match(s)) or bool(_DEPENDENT.match(_drop_connective(s)))
+        dependent = bool(DEPENDENT_OPENER.match(s)) or bool(
+            DEPENDENT_OPENER.match(_drop_connective(s))
+        )
         out.append(Sentence(_drop_connective(s), len(out), para, label, leads, dependent, field))
 
     last_label = ""

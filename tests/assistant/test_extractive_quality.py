@@ -14,7 +14,7 @@ import pytest
 
 from assistant.factory import make_retriever
 from assistant.generation.extractive import ExtractiveGenerator
-from assistant.generation.sentences import _DEPENDENT, parse_passage, split_sentences
+from assistant.generation.sentences import DEPENDENT_OPENER, parse_passage, split_sentences
 from assistant.grounding import Grounding
 from assistant.prompts import fit_passages
 from assistant.protocols import GenerationRequest
@@ -80,7 +80,7 @@ def test_what_is_lora_gives_the_definition(answerer: Answerer) -> None:
     answer, passages = answerer.answer("What is LoRA?")
     assert "LoRA (Low-Rank Adaptation) represents the update to a weight matrix" in answer
     assert answer != "QLoRA trains LoRA on a 4-bit quantized base model. [3]"
-    assert not _DEPENDENT.match(answer)
+    assert not DEPENDENT_OPENER.match(answer)
     assert_exact_citations(answer, passages)
 
 
@@ -135,8 +135,7 @@ def test_grounding_puts_the_roadmap_passage_in_the_passages(answerer: Answerer) 
     for row in rows:
         passages = answerer.passages(row["question"])[:5]
         found += any(
-            c.source == "roadmap.md" and row["section"] in c.section.split(" > ")
-            for c in passages
+            c.source == "roadmap.md" and row["section"] in c.section.split(" > ") for c in passages
         )
     # Measured: see bench/roadmap_grounding.py (plain retrieval finds far fewer).
     assert found / len(rows) >= 0.9, found
@@ -193,7 +192,7 @@ def test_no_answer_opens_with_a_dependent_sentence_and_citations_are_exact(
         if not passages:
             continue
         first = pieces(answer)[0][0]
-        assert not _DEPENDENT.match(first), (row["id"], answer)
+        assert not DEPENDENT_OPENER.match(first), (row["id"], answer)
         for sentence, n in pieces(answer):
             prev_ok = True
             parsed = {s.text: s for s in parse_passage(passages[n - 1].text)}
