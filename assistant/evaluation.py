@@ -46,7 +46,12 @@ class Question:
 
 def load_questions(path: Path) -> list[Question]:
     """A JSONL file, or every ``*.jsonl`` in a folder; bad rows name file and line."""
-    files = sorted(path.glob("*.jsonl")) if path.is_dir() else [path]
+    # In a folder, ``answers-*.jsonl`` are reference-answer sets (another format), not questions.
+    files = (
+        sorted(f for f in path.glob("*.jsonl") if not f.name.startswith("answers-"))
+        if path.is_dir()
+        else [path]
+    )
     if not files or not all(f.is_file() for f in files):
         raise BadInputError(f"no question set at {path}")
     out: list[Question] = []
