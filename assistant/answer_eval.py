@@ -33,9 +33,9 @@ from assistant.answer_scores import (
 from assistant.errors import AssistantError, BadInputError
 from assistant.prompts import build_messages
 from assistant.protocols import GenerationRequest, Generator
-from assistant.types import Chunk, Generation
+from assistant.types import NOT_COVERED_SENTENCE, Chunk, Generation
 
-NOT_COVERED = "The study material does not cover this question."
+NOT_COVERED = NOT_COVERED_SENTENCE
 logger = logging.getLogger(__name__)
 # retrieve(question) -> the passages the service would put in the prompt, in order; empty
 # when none is relevant enough (the service then refuses without calling the model).

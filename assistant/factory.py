@@ -7,6 +7,7 @@ import logging
 from assistant.coach import AnswerGrader, SqlCoachStore, StudyCoach
 from assistant.embeddings import QueryMemoEmbedder, SentenceTransformerEmbedder
 from assistant.errors import AssistantError, ConfigError
+from assistant.grounding import Grounding
 from assistant.ledger import SqlCostLedger
 from assistant.onnx_embedder import OnnxEmbedder
 from assistant.protocols import (
@@ -159,6 +160,7 @@ def make_assistant(settings: Settings, *, embedder: Embedder | None = None) -> S
         ledger=make_ledger(settings),
         pricing=make_pricing(settings),
         roadmap=Roadmap.from_file(settings.corpus_dir / "roadmap.md"),
+        grounding=Grounding(memo),
         window=generator if isinstance(generator, TokenWindow) else None,
         top_k=settings.top_k,
         min_score=settings.min_score,

@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
-from assistant.types import Chunk, Generation
+from assistant.types import Chunk, Generation, SearchHit
 
 if TYPE_CHECKING:
     from assistant.ledger import QueryCost
+    from assistant.snapshot import IndexSnapshot
 
 
 class Embedder(Protocol):
@@ -145,3 +146,11 @@ class RateLimiter(Protocol):
     """``hit`` counts one request: None when allowed, else seconds until a retry may pass."""
 
     def hit(self, identity: str) -> float | None: ...
+
+
+class Grounder(Protocol):
+    """Adds to relevant hits the passages an answer needs (e.g. the roadmap's own passage)."""
+
+    def ground(
+        self, snapshot: IndexSnapshot, question: str, hits: list[SearchHit], k: int
+    ) -> list[SearchHit]: ...

@@ -35,6 +35,7 @@ from assistant.protocols import (
     Embedder,
     GenerationRequest,
     Generator,
+    Grounder,
     HealthReporting,
     Pricing,
     SemanticLookup,
@@ -82,6 +83,7 @@ class StudyAssistant:
         pricing: Pricing,
         roadmap: Roadmap,
         window: TokenWindow | None = None,
+        grounding: Grounder | None = None,
         top_k: int = 5,
         min_score: float = 0.2,
         keep_ratio: float = 0.75,
@@ -99,6 +101,7 @@ class StudyAssistant:
             max_query_chars=max_question_chars,
         )
         self.answers = AnswerCache(cache, semantic, cache_ttl_s)
+        self.grounding = grounding  # adds the passages an answer needs (section lead, roadmap)
         self.conversations = ConversationStore(cache, cache_ttl_s)
         self.generator = generator
         self.fallback = fallback
@@ -293,6 +296,8 @@ class StudyAssistant:
         hits = self.searcher.retrieve(snap, query, opts.k, sources=opts.sources, phases=opts.phases)
         timings.retrieve_ms = (time.perf_counter() - t) * 1000
         relevant = relevant_hits(hits, self.min_score, self.keep_ratio)
+        if self.grounding is not None:  # after the cut: out-of-scope questions stay refused
+            relevant = self.grounding.ground(snap, query.text, relevant, opts.k)
         budget, count = passage_budget(
             self.context_tokens, self.max_tokens, self.window, self.embedder.count_tokens
         )

@@ -21,6 +21,7 @@ SHIPPED_ADAPTER = Path("finetune/adapters/gemma-3-270m-roadmap")
 def relevant_passages(settings: Settings) -> tuple[Callable[[str], list[Chunk]], str]:
     """The service's passages for a question: hybrid search, its relevance gate, its budget."""
     from assistant.factory import make_embedder, make_retriever
+    from assistant.grounding import Grounding
     from assistant.prompts import fit_passages
     from assistant.searcher import IndexSearcher, relevant_hits
 
@@ -28,10 +29,12 @@ def relevant_passages(settings: Settings) -> tuple[Callable[[str], list[Chunk]],
     searcher = IndexSearcher(embedder, make_retriever(settings), index_dir=settings.index_dir)
     searcher.reload()
     snapshot = searcher.snapshot
+    grounding = Grounding(embedder)
 
     def passages_for(question: str) -> list[Chunk]:
         hits = searcher.retrieve(snapshot, searcher.query(question), settings.top_k)
         relevant = relevant_hits(hits, settings.min_score, keep_ratio=0.75)
+        relevant = grounding.ground(snapshot, question, relevant, settings.top_k)
         return fit_passages(
             [h.chunk for h in relevant], settings.context_tokens, embedder.count_tokens
         )

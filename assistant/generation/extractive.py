@@ -11,14 +11,13 @@ after the sentence it depends on. Sentences read in document order within a pass
 from __future__ import annotations
 
 import re
-import threading
-from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
 from assistant.generation.sentences import Sentence, parse_passage, split_sentences
+from assistant.lru import LRU
 from assistant.protocols import Embedder, GenerationRequest
 from assistant.question_kind import (
     STOP,
@@ -28,11 +27,11 @@ from assistant.question_kind import (
     norm,
     read_question,
 )
-from assistant.types import Chunk, Generation, Usage
+from assistant.types import NOT_COVERED_SENTENCE, Chunk, Generation, Usage
 
 __all__ = ["ExtractiveGenerator", "split_sentences"]
 
-NOT_COVERED = "The study material does not cover this question."
+NOT_COVERED = NOT_COVERED_SENTENCE
 # Paragraph labels that mark a topic's central statement (a bonus, never required).
 CORE_LABELS = frozenset(
     [
@@ -90,26 +89,19 @@ class ExtractiveGenerator:
         self.max_sentences = max_sentences
         self.max_words = max_words
         # chunk_id -> (sentences, vectors): passages repeat across questions.
-        self._cache: OrderedDict[str, tuple[list[Sentence], np.ndarray]] = OrderedDict()
-        self._cache_size = cache_size
-        self._lock = threading.Lock()
+        self._cache: LRU[str, tuple[list[Sentence], np.ndarray]] = LRU(cache_size)
 
     def _sentences(self, chunk: Chunk) -> tuple[list[Sentence], np.ndarray]:
-        with self._lock:
-            hit = self._cache.get(chunk.chunk_id)
-            if hit is not None:
-                self._cache.move_to_end(chunk.chunk_id)
-                return hit
+        hit = self._cache.get(chunk.chunk_id)
+        if hit is not None:
+            return hit
         sents = parse_passage(chunk.text)
         vecs = (
             self.embedder.embed_documents([s.text for s in sents])
             if sents
             else np.zeros((0, self.embedder.dimension), np.float32)
         )
-        with self._lock:
-            self._cache[chunk.chunk_id] = (sents, vecs)
-            if len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
+        self._cache.put(chunk.chunk_id, (sents, vecs))
         return sents, vecs
 
     def _score(self, kind: QuestionKind, q: np.ndarray, passages: list[Chunk]) -> list[_Cand]:

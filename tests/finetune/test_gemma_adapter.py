@@ -20,7 +20,6 @@ from assistant.types import Generation
 from finetune.data import make_chunk
 from finetune.split import is_heldout
 
-
 ADAPTER = Path(__file__).resolve().parents[2] / "finetune" / "adapters" / "gemma-3-270m-roadmap"
 TOPIC = "Hash maps"  # held out: sha256("hash maps") % 5 == 0
 PASSAGES = [
