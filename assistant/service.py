@@ -15,8 +15,8 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from collections.abc import Generator as Gen
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -41,7 +41,7 @@ from assistant.protocols import (
     SemanticLookup,
     TokenWindow,
 )
-from assistant.retrieval import HybridRetriever, Mode
+from assistant.retrieval import HybridRetriever
 from assistant.roadmap import Roadmap, material_by_phase
 from assistant.searcher import IndexSearcher, Query, relevant_hits
 from assistant.snapshot import IndexSnapshot
@@ -166,16 +166,10 @@ class StudyAssistant:
     def validate(self, text: str, what: str, k: int) -> str:
         return self.searcher.validate(text, what, k)
 
-    def search(
-        self,
-        query: str,
-        k: int | None = None,
-        *,
-        sources: list[str] | None = None,
-        phases: list[int] | None = None,
-        mode: Mode = "hybrid",
-    ) -> tuple[list[SearchHit], str]:
-        return self.searcher.search(query, k, sources=sources, phases=phases, mode=mode)
+    @property
+    def search(self) -> Callable[..., tuple[list[SearchHit], str]]:
+        """Validated search of the served version (the searcher's): (hits, index version)."""
+        return self.searcher.search
 
     # ---------------------------------------------------------------- operations
     def dependencies(self, *, redis: bool) -> dict[str, str]:

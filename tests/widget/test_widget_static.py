@@ -38,10 +38,11 @@ def test_widget_and_demo_scripts_use_no_html_or_code_sinks() -> None:
 
 
 def test_widget_calls_only_ask_the_coach_and_its_own_probe() -> None:
-    # Only POST /v1/ask, and the opaque reachability probe of its own script (the chat's
-    # and the coach's)...
+    # Only POST /v1/ask, and the opaque reachability probe of its own script (net.js,
+    # shared by the chat and the coach)...
     paths = re.findall(r"fetch\(\s*`\$\{cfg\.api\}(/[^`]*)`", ALL_JS)
-    assert sorted(paths) == ["/v1/ask", "/widget.js", "/widget.js"], paths
+    assert sorted(paths) == ["/v1/ask"], paths
+    assert MODULES["net.js"].count("fetch(`${api}/widget.js`") == 1
     # ...the study coach's endpoints, all through one function in learner.js...
     assert MODULES["learner.js"].count("fetch(`${cfg.api}${path}`") == 1
     coach = re.findall(r"coachFetch\(\s*[`\"](/[^`\"]*)[`\"]", ALL_JS)
@@ -54,7 +55,7 @@ def test_widget_calls_only_ask_the_coach_and_its_own_probe() -> None:
     # ...plus its own stylesheet, next to the module that fetches it.
     assert re.findall(r"fetch\((\w+)", ALL_JS) == ["url"]
     assert 'new URL("widget.css", import.meta.url)' in MODULES["main.js"]
-    assert ALL_JS.count("fetch(") == 5
+    assert ALL_JS.count("fetch(") == 4
     assert "/admin" not in ALL_JS
 
 

@@ -3,6 +3,7 @@
 import { codePoints } from "./dom.js";
 import { T } from "./messages.js";
 import { readEvents } from "./sse.js";
+import { reachable } from "./net.js";
 
 export function installAsk(w) {
   const { cfg, state } = w;
@@ -20,16 +21,6 @@ export function installAsk(w) {
   const dropTurn = (...args) => w.dropTurn(...args);
   const interruptTurn = (...args) => w.interruptTurn(...args);
 
-  async function reachable() {
-    // An opaque (no-cors) request succeeds whenever the server answers at all, so after a
-    // failed CORS request it tells "origin not allowed" apart from "service down".
-    try {
-      await fetch(`${cfg.api}/widget.js`, { mode: "no-cors", cache: "no-store", credentials: "omit" });
-      return true;
-    } catch (_) {
-      return false;
-    }
-  }
 
   async function readJson(res) {
     try {
@@ -125,7 +116,7 @@ export function installAsk(w) {
           return;
         }
         dropTurn(turn);
-        const cors = await reachable();
+        const cors = await reachable(cfg.api);
         const text = cors ? T.cors(location.origin) : T.down;
         showBanner(text, { retry: cors ? null : () => ask(input.value || question), kind: cors ? "cors" : "down" });
         announce(text, true);

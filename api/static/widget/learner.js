@@ -6,6 +6,7 @@
  */
 
 import { T } from "./messages.js";
+import { reachable } from "./net.js";
 
 const HEADER = "X-Learner-Id";
 
@@ -46,15 +47,6 @@ export function describeCoachFailure(status, message) {
 export function installLearner(w) {
   const { cfg } = w;
 
-  async function reachable() {
-    // As in ask.js: an opaque request tells "origin not allowed" apart from "service down".
-    try {
-      await fetch(`${cfg.api}/widget.js`, { mode: "no-cors", cache: "no-store", credentials: "omit" });
-      return true;
-    } catch (_) {
-      return false;
-    }
-  }
 
   /** One JSON request to the coach: {ok, status, data, message, kind}; never throws. */
   async function coachFetch(path, opts) {
@@ -75,7 +67,7 @@ export function installLearner(w) {
         body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
       });
     } catch (_) {
-      const cors = await reachable();
+      const cors = await reachable(cfg.api);
       return {
         ok: false,
         status: 0,
