@@ -25,6 +25,7 @@ from assistant.types import Chunk, SearchHit
 
 _SENT = re.compile(r"(?<=[.!?])\s+")
 _CITE = re.compile(r"\[\d+\]")
+_PHASE_PREFIX = re.compile(r"(^|(?<=[.!?] ))Phase \d+:[^—]{0,80}—\s*")
 
 
 class Searcher(Protocol):
@@ -119,8 +120,19 @@ def faithfulness(
     answer: str, cited: list[str], embedder: Embedder, threshold: float = 0.6
 ) -> float:
     """Share of answer sentences whose best cosine match among cited passages' sentences ≥ threshold."""
-    sentences = [s.strip() for s in _SENT.split(_CITE.sub("", answer)) if len(s.strip()) > 20]
-    support = [s for text in cited for s in _SENT.split(text) if len(s.strip()) > 20]
+    # A roadmap field line is shown under its phase ("Phase 3: Tooling — Goal: ..."): the
+    # claim is the line, the prefix only says where it stands.
+    answer = _PHASE_PREFIX.sub("", " ".join(_CITE.sub("", answer).split()))
+    sentences = [s.strip() for s in _SENT.split(answer) if len(s.strip()) > 20]
+    # Passages are Markdown: a line (a list item, a "**Time:** 1–2 months" field) is a unit
+    # of its own, as are the sentences within a line.
+    support = [
+        s
+        for text in cited
+        for line in text.splitlines()
+        for s in _SENT.split(line)
+        if len(s.strip()) > 20
+    ]
     if not sentences:
         return 1.0
     if not support:

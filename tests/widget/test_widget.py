@@ -88,20 +88,20 @@ def test_answer_streams_in_with_citation_links(tabs, llm_service, llm) -> None: 
     server = llm_service.assistant.ask("When should I use Lasso instead of Ridge?")  # cached
     cites = bot.locator(".cites li")
     expect(cites).to_have_count(len(server.citations))
-    assert [c["id"] for c in server.citations] == [1, 2]
+    assert [c.id for c in server.citations] == [1, 2]
     for i, c in enumerate(server.citations):
         item = cites.nth(i)
-        expect(item.locator(".cite-num")).to_have_text(f"[{c['id']}] ")
-        expect(item.locator(".cite-title")).to_have_text(c["title"])
+        expect(item.locator(".cite-num")).to_have_text(f"[{c.id}] ")
+        expect(item.locator(".cite-title")).to_have_text(c.title)
         expect(item.locator(".cite-title")).to_be_visible()
-        section = c["section"].split(" > ")[-1]
+        section = c.section.split(" > ")[-1]
         expect(item.locator(".cite-section")).to_contain_text(section)
         # Corpus paths are not web addresses: shown as text, never as a link.
-        assert not c["url"].startswith("http")
-        expect(item.locator(".cite-path")).to_have_text(c["url"])
+        assert not c.url.startswith("http")
+        expect(item.locator(".cite-path")).to_have_text(c.url)
         assert item.locator("a").count() == 0
     first, tip = cites.nth(0), q(page, ".tip")
-    passage = plain(server.citations[0]["snippet"])
+    passage = plain(server.citations[0].snippet)
     expect(tip).to_be_hidden()
     first.hover()
     expect(tip).to_be_visible()
@@ -120,7 +120,7 @@ def test_answer_streams_in_with_citation_links(tabs, llm_service, llm) -> None: 
     # An inline [2] marker moves focus to its source.
     bot.locator(".text button.ref", has_text="[2]").click()
     assert focused(page) == "cite-link"
-    expect(tip).to_have_text(plain(server.citations[1]["snippet"]))
+    expect(tip).to_have_text(plain(server.citations[1].snippet))
 
     # Quiet flags and the copy button.
     expect(bot.locator(".flag")).to_have_count(0)  # a fresh, non-degraded answer
@@ -150,9 +150,11 @@ def test_follow_up_keeps_the_conversation(tabs, service) -> None:  # type: ignor
     assert "conversation_id" not in sent[0]
     conversation = sent[1]["conversation_id"]
     assert re.fullmatch(r"[0-9a-f]{32}", conversation), sent[1]
-    stored = service.assistant.cache.get(f"conv:{conversation}")
-    assert [m["role"] for m in stored["messages"]] == ["user", "assistant"] * 2
-    assert stored["messages"][2]["content"] == "Why should the features be scaled first?"
+    # Keys are off on the demo service: every visitor is the anonymous owner.
+    stored = service.assistant.conversations.open("anonymous", conversation)
+    assert stored.continued, "the widget's second question continued its conversation"
+    assert [m["role"] for m in stored.history] == ["user", "assistant"] * 2
+    assert stored.history[2]["content"] == "Why should the features be scaled first?"
 
     # "New conversation" forgets the id and clears the log; the same question again
     # is answered from the cache, and the panel says so quietly.
