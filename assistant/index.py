@@ -46,6 +46,9 @@ CHUNKS = "chunks.jsonl"
 EMBEDDINGS = "embeddings.npy"
 VECTORS = "vectors.faiss"
 BM25_DIR = "bm25"
+# The study coach's question bank of this version, made at build time (versions built before
+# it have none: the coach then makes the same bank from the chunks on first use).
+QUIZZES = "quizzes.json"
 PUBLISHED = "published"
 # Data files every version must list with a checksum; any other file on disk must be
 # listed too (the BM25 arrays), so a manifest cannot switch verification off.

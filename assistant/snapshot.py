@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -15,6 +17,7 @@ from assistant.index import (
     BM25_DIR,
     CHUNKS,
     MANIFEST,
+    QUIZZES,
     VECTORS,
     Manifest,
     current_version,
@@ -45,6 +48,7 @@ class IndexSnapshot:
     phases: np.ndarray  # (N, 10) bool: row r is tagged with phase p
     sources: np.ndarray  # (N,) object: source of each row
     filters: RowFilter  # row ids per source / folder / phase, so filters never scan all rows
+    quizzes: list[dict[str, Any]] | None = None  # the coach's bank made at build time, if any
 
     @classmethod
     def load(
@@ -110,6 +114,7 @@ class IndexSnapshot:
             phases=phases,
             sources=np.array([c.source for c in chunks], dtype=object),
             filters=RowFilter.from_chunks(chunks),
+            quizzes=_read_quizzes(path / QUIZZES),
         )
 
     def allowed_rows(
@@ -117,6 +122,19 @@ class IndexSnapshot:
     ) -> np.ndarray | None:
         """Row ids passing the filters (None = no filter)."""
         return self.filters.rows(sources, phases)
+
+
+def _read_quizzes(path: Path) -> list[dict[str, Any]] | None:
+    """The version's question bank (its checksum was verified with the other files)."""
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise IndexCorruptError(f"{path} is not a readable question bank: {exc}") from exc
+    if not isinstance(data, list):
+        raise IndexCorruptError(f"{path} is not a list of questions")
+    return data
 
 
 def load_latest_valid(

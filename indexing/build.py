@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 from filelock import FileLock, Timeout
 
+from assistant.coach import build_bank, extract_topics
 from assistant.embeddings import SentenceTransformerEmbedder
 from assistant.errors import BadInputError, BuildLockedError, EvalFloorError
 from assistant.index import (
@@ -32,6 +33,7 @@ from assistant.index import (
     CHUNKS,
     EMBEDDINGS,
     MANIFEST,
+    QUIZZES,
     VECTORS,
     Manifest,
     current_version,
@@ -122,6 +124,9 @@ def _write_version(
     np.save(tmp / EMBEDDINGS, vectors, allow_pickle=False)
     FaissIndex.build(vectors, kind).save(tmp / VECTORS)
     Bm25Index.build([c.embed_text() for c in chunks]).save(tmp / BM25_DIR)
+    # The coach's questions, deterministic for these chunks, checksummed like every file.
+    bank = [q.to_json() for q in build_bank(extract_topics(chunks))]
+    (tmp / QUIZZES).write_text(json.dumps(bank, ensure_ascii=False), encoding="utf-8")
     files: dict[str, str] = {}
     for f in sorted(tmp.rglob("*")):
         if f.is_file():

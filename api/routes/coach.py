@@ -106,7 +106,7 @@ def _coach(coach: StudyCoach | None) -> StudyCoach:
 def _bank(state: Any) -> tuple[StudyCoach, Bank]:
     coach = _coach(state.coach)
     snap = state.assistant.snapshot  # 503 when no index is published
-    return coach, coach.bank(snap.version, snap.chunks)
+    return coach, coach.bank(snap.version, snap.chunks, snap.quizzes)
 
 
 @router.post("/v1/quizzes", response_model=QuizResponse, responses=ERRORS)

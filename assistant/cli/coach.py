@@ -30,7 +30,7 @@ def _open(learner: str | None) -> tuple[StudyCoach, Bank, str]:
     snap = searcher.snapshot  # IndexNotBuiltError: a one-line "run assistant index build"
     coach = make_coach(s, embedder)
     who = f"cli:{learner or getpass.getuser()}"
-    return coach, coach.bank(snap.version, snap.chunks), who
+    return coach, coach.bank(snap.version, snap.chunks, snap.quizzes), who
 
 
 @click.command()

@@ -67,15 +67,26 @@ class StudyCoach:
         self._bank: Bank | None = None
 
     # ------------------------------------------------------------------ the bank
-    def bank(self, version: str, chunks: Sequence[Chunk]) -> Bank:
-        """The bank of ``version``, built on first use and replaced when the version changes."""
+    def bank(
+        self,
+        version: str,
+        chunks: Sequence[Chunk],
+        stored: Sequence[dict[str, Any]] | None = None,
+    ) -> Bank:
+        """The bank of ``version``: the one the build stored with it (``stored``), or made
+        from its chunks (the same questions, for versions built before banks were stored);
+        replaced when the served version changes."""
         bank = self._bank
         if bank is None or bank.version != version:
-            topics = extract_topics(chunks)
-            questions = build_bank(topics)
+            if stored is not None:
+                questions = [Question.from_json(d) for d in stored]
+            else:
+                questions = build_bank(extract_topics(chunks))
             by_phase: dict[int | None, list[str]] = {}
-            for t in topics:
-                by_phase.setdefault(t.phase, []).append(t.name)
+            for q in questions:  # topic order = corpus order, as the bank was built
+                names = by_phase.setdefault(q.phase, [])
+                if q.topic not in names:
+                    names.append(q.topic)
             bank = Bank(
                 version,
                 {q.id: q for q in questions},

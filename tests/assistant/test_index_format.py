@@ -15,6 +15,7 @@ from assistant.index import (
     CURRENT,
     EMBEDDINGS,
     MANIFEST,
+    QUIZZES,
     VECTORS,
     VERSIONS,
     Manifest,
@@ -70,7 +71,14 @@ def test_layout_and_no_pickle(template: Template) -> None:
     assert (index_dir / CURRENT).read_text() == version + "\n"
     assert list_versions(index_dir) == [version]
     path = index_dir / VERSIONS / version
-    assert {p.name for p in path.iterdir()} == {MANIFEST, CHUNKS, EMBEDDINGS, VECTORS, BM25_DIR}
+    assert {p.name for p in path.iterdir()} == {
+        MANIFEST,
+        CHUNKS,
+        EMBEDDINGS,
+        VECTORS,
+        BM25_DIR,
+        QUIZZES,  # the coach's question bank, made at build time
+    }
     assert not list(index_dir.glob("tmp-*"))
     vectors = np.load(path / EMBEDDINGS, allow_pickle=False)
     assert vectors.dtype == np.float32 and vectors.shape == (template.report.chunks, 384)

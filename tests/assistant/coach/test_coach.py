@@ -114,3 +114,20 @@ def test_what_next_follows_the_roadmap_order_with_a_citation(coach: StudyCoach, 
     nxt = coach.next_step("newbie", bank)
     assert nxt["phase"] == 2 and "mastered Phase 1" in nxt["reason"]
     assert "Phase 2:" in nxt["citation"]["section"]
+
+
+def test_the_build_stores_the_bank_with_the_version(coach: StudyCoach, corpus_index) -> None:  # type: ignore[no-untyped-def]
+    """Made at build time, checksummed with the version, the same questions as from chunks."""
+    from assistant.index import MANIFEST, QUIZZES, Manifest, resolve_version_dir
+    from assistant.snapshot import IndexSnapshot
+
+    version, path = resolve_version_dir(corpus_index)
+    assert QUIZZES in Manifest.read(path / MANIFEST).files
+    snap = IndexSnapshot.load(corpus_index, version)
+    assert snap.quizzes
+    stored = coach.bank(version, snap.chunks, snap.quizzes)
+    made = StudyCoach(coach.store, coach.grader, coach.roadmap).bank(version, snap.chunks)
+    assert [q.to_json() for q in stored.questions.values()] == [
+        q.to_json() for q in made.questions.values()
+    ]
+    assert stored.topics == made.topics
