@@ -195,7 +195,12 @@ class IndexSearcher:
         return hits, snap.version
 
 
-def relevant_hits(hits: list[SearchHit], min_score: float, keep_ratio: float) -> list[SearchHit]:
+KEEP_RATIO = 0.75  # hits kept beside a relevant best one: dense score >= KEEP_RATIO * min_score
+
+
+def relevant_hits(
+    hits: list[SearchHit], min_score: float, keep_ratio: float = KEEP_RATIO
+) -> list[SearchHit]:
     """The relevance cut: nothing unless the best dense score reaches ``min_score``, then
     every hit within ``keep_ratio * min_score`` (a good hit's runner-ups, not unrelated text)."""
     best = max((h.dense_score for h in hits if h.dense_score is not None), default=0.0)

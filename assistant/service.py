@@ -43,7 +43,7 @@ from assistant.protocols import (
 )
 from assistant.retrieval import HybridRetriever
 from assistant.roadmap import Roadmap, material_by_phase
-from assistant.searcher import IndexSearcher, Query, relevant_hits
+from assistant.searcher import KEEP_RATIO, IndexSearcher, Query, relevant_hits
 from assistant.snapshot import IndexSnapshot
 from assistant.types import Answer, AskEvent, Chunk, Delta, Done, Generation, SearchHit
 
@@ -86,7 +86,7 @@ class StudyAssistant:
         grounding: Grounder | None = None,
         top_k: int = 5,
         min_score: float = 0.2,
-        keep_ratio: float = 0.75,
+        keep_ratio: float = KEEP_RATIO,
         context_tokens: int = 1500,
         max_tokens: int = 512,
         temperature: float = 0.2,

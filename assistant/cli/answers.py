@@ -33,7 +33,7 @@ def relevant_passages(settings: Settings) -> tuple[Callable[[str], list[Chunk]],
 
     def passages_for(question: str) -> list[Chunk]:
         hits = searcher.retrieve(snapshot, searcher.query(question), settings.top_k)
-        relevant = relevant_hits(hits, settings.min_score, keep_ratio=0.75)
+        relevant = relevant_hits(hits, settings.min_score)  # the service's cut
         relevant = grounding.ground(snapshot, question, relevant, settings.top_k)
         return fit_passages(
             [h.chunk for h in relevant], settings.context_tokens, embedder.count_tokens

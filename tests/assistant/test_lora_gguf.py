@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import gguf  # the `local` extra, installed by `make test`
 import numpy as np
 import pytest
 
 from assistant.errors import ConfigError
 from assistant.generation.lora_gguf import export_lora_gguf, gguf_tensor_name
-
-gguf = pytest.importorskip("gguf", reason="needs the `local` extra")
 
 
 def test_tensor_names_follow_llama_cpp() -> None:
