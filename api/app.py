@@ -19,7 +19,7 @@ from api.clientaddr import TrustedProxies
 from api.deps import AppState, hash_key
 from api.errors import ERROR_RESPONSES, install_error_handlers
 from api.middleware import RequestContextMiddleware
-from api.routes import admin, ask, chat, coach, health, roadmap, search, widget
+from api.routes import admin, ask, chat, coach, conversations, health, roadmap, search, widget
 from assistant.errors import AssistantError
 from assistant.service import StudyAssistant
 from assistant.settings import Settings, get_settings
@@ -103,7 +103,7 @@ def create_app(
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for module in (ask, search, chat, coach, health, admin, roadmap, widget):
+    for module in (ask, search, chat, coach, conversations, health, admin, roadmap, widget):
         for route in module.router.routes:
             # The one-line docstring is the OpenAPI summary (FastAPI would title-case the name).
             if isinstance(route, APIRoute) and not route.summary and route.description:
@@ -117,7 +117,7 @@ def create_app(
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
             allow_headers=[
                 "Authorization",
                 "Content-Type",

@@ -42,6 +42,7 @@ class Client:
     key_id: str  # sha256 of the key (first 16 hex), or "anonymous"
     identity: str  # what rate limits count: key id (+ address for public keys), else address
     address: str = "unknown"  # the client address (forwarded only by trusted proxies)
+    public: bool = False  # a public (widget) key: shared by every visitor of a site
 
 
 def get_state(request: Request) -> AppState:
@@ -108,12 +109,14 @@ def authenticate(request: Request) -> Client:
             raise _auth_failed(state, address, AuthError("unknown API key"))
         key_id = digest[:16]
         identity = f"key:{key_id}"
-        if digest in state.public_hashes:
+        public = digest in state.public_hashes
+        if public:
             # A public (widget) key is shared by every visitor: one bucket per visitor.
             identity += f"|ip:{address}"
     else:
         key_id = "anonymous"
         identity = f"ip:{address}"
+        public = False
     retry_after = state.limiter.hit(identity) if state.limiter is not None else None
     if retry_after is not None:
         raise RateLimitedError(
@@ -121,7 +124,7 @@ def authenticate(request: Request) -> Client:
             f"retry in {retry_after:.0f} s",
             retry_after=retry_after,
         )
-    return Client(key_id=key_id, identity=identity, address=address)
+    return Client(key_id=key_id, identity=identity, address=address, public=public)
 
 
 def require_admin(request: Request) -> None:

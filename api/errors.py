@@ -24,6 +24,7 @@ STATUS: list[tuple[type[e.AssistantError], int, str]] = [
     (e.ConflictError, 409, "conflict"),
     (e.IndexNotBuiltError, 503, "index_not_built"),
     (e.IndexCorruptError, 503, "index_corrupt"),
+    (e.StorageUnavailableError, 503, "storage_unavailable"),
     (e.UpstreamTimeoutError, 504, "upstream_timeout"),
     (e.UpstreamModelError, 502, "upstream_error"),
     (e.ConfigError, 500, "config_error"),
@@ -44,7 +45,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (429, "Rate limited, or too many failed authentications (see Retry-After)"),
         (500, "Server error"),
         (502, "The model endpoint failed"),
-        (503, "No index loaded"),
+        (503, "No index loaded, or the database did not answer"),
         (504, "The model endpoint timed out"),
     )
 }

@@ -14,6 +14,7 @@
     │   └── BuildLockedError     another build holds the lock: wait for it
     ├── EvalFloorError           a new index scored below the recall floor; not published
     ├── ConfigError              a setting is wrong (unknown model path, bad URL) (HTTP 500)
+    ├── StorageUnavailableError  the database did not answer a read: retry later (HTTP 503)
     ├── indexing.fetch.FetchError a URL source could not be fetched (the build reports it)
     └── UpstreamModelError       the LLM endpoint failed after retries (HTTP 502)
         └── UpstreamTimeoutError the LLM endpoint timed out or stalled (HTTP 504)
@@ -78,6 +79,10 @@ class EvalFloorError(AssistantError):
 
 class ConfigError(AssistantError):
     """A setting is invalid or points at something that does not exist."""
+
+
+class StorageUnavailableError(AssistantError):
+    """The database behind stored conversations did not answer; retry later."""
 
 
 class UpstreamModelError(AssistantError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from assistant.coach import AnswerGrader, SqlCoachStore, StudyCoach
+from assistant.conversation_log import SqlConversationLog
 from assistant.embeddings import QueryMemoEmbedder, SentenceTransformerEmbedder
 from assistant.errors import AssistantError, ConfigError
 from assistant.grounding import Grounding
@@ -131,6 +132,21 @@ def make_ledger(settings: Settings) -> SqlCostLedger:
     )
 
 
+def make_conversation_log(settings: Settings) -> SqlConversationLog:
+    """Stored conversations, in the ledger's database (migrated), written in the background."""
+    from assistant.ledger_db import create_ledger_engine
+    from assistant.migrations import upgrade_schema
+
+    engine = create_ledger_engine(settings.database_url)
+    upgrade_schema(engine)
+    return SqlConversationLog(
+        engine,
+        # Not the ledger's own folder: a spill folder replays its files as one row type.
+        spill_dir=settings.resolved_ledger_spill_dir / "conversations",
+        max_queue=settings.ledger_max_queue,
+    )
+
+
 def make_pricing(settings: Settings) -> Pricing:
     from assistant.pricing import PricingTable
 
@@ -158,6 +174,7 @@ def make_assistant(settings: Settings, *, embedder: Embedder | None = None) -> S
         cache=cache,
         semantic=semantic,
         ledger=make_ledger(settings),
+        history=make_conversation_log(settings),
         pricing=make_pricing(settings),
         roadmap=Roadmap.from_file(settings.corpus_dir / "roadmap.md"),
         grounding=Grounding(memo),

@@ -25,6 +25,7 @@ from typing import Any, Literal
 from assistant.answer_cache import AnswerCache, CacheHit, CacheScope
 from assistant.answer_writer import Written, passage_budget, write_answer
 from assistant.compose import NOT_COVERED, RequestInfo, Timings, compose_answer, cost_row
+from assistant.conversation_log import SqlConversationLog
 from assistant.conversation_store import Conversation, ConversationStore
 from assistant.generation.rewrite import rewrite_follow_up
 from assistant.prompts import PROMPT_VERSION, build_messages, fit_passages
@@ -63,6 +64,9 @@ class AskOptions:
     conversation_id: str | None = None  # continue one of this key's conversations
     request_id: str | None = None
     key_id: str = "anonymous"  # who asks: owns the conversation, pays in the ledger
+    # Who owns the conversation when the caller can come back for it (a private key, an
+    # issued learner id): it is then kept in the durable log too. None: key_id, cache only.
+    owner: str | None = None
     endpoint: str = "ask"  # ask | chat | cli | eval: where the question came in
 
 
@@ -92,6 +96,7 @@ class StudyAssistant:
         temperature: float = 0.2,
         cache_ttl_s: int = 86_400,
         max_question_chars: int = 2000,
+        history: SqlConversationLog | None = None,
     ) -> None:
         self.searcher = IndexSearcher(
             embedder,
@@ -102,7 +107,8 @@ class StudyAssistant:
         )
         self.answers = AnswerCache(cache, semantic, cache_ttl_s)
         self.grounding = grounding  # adds the passages an answer needs (section lead, roadmap)
-        self.conversations = ConversationStore(cache, cache_ttl_s)
+        self.conversations = ConversationStore(cache, cache_ttl_s, log=history)
+        self.history = history  # every kept conversation, for listing and export
         self.generator = generator
         self.fallback = fallback
         self.window = window  # the generator's own tokenizer and context size, if it has one
@@ -157,6 +163,8 @@ class StudyAssistant:
 
     def close(self) -> None:
         self.ledger.close()
+        if self.history is not None:
+            self.history.close()
         self.cache.close()
         if self.semantic is not None:
             self.semantic.close()
@@ -219,7 +227,9 @@ class StudyAssistant:
         started = time.perf_counter()
         question = self.searcher.validate(question, "question", opts.k)
         snap = self.searcher.snapshot  # this request's version, even if a reload swaps it
-        conv = self.conversations.open(opts.key_id, opts.conversation_id, opts.history)
+        conv = self.conversations.open(
+            opts.owner or opts.key_id, opts.conversation_id, opts.history, keep=bool(opts.owner)
+        )
         standalone = rewrite_follow_up(question, conv.history, self.generator)
         query = self.searcher.query(standalone)
         scope = self._scope(opts, conv, condensed=standalone != question)
@@ -244,7 +254,10 @@ class StudyAssistant:
                 self.answers.store(query, scope, answer)
             saved, embed_tokens = 0.0, self.embedder.count_tokens(standalone)
         timings.embed_ms = query.embed_ms
-        self.conversations.append(conv, question, answer.answer)
+        self.conversations.append(
+            conv, question, answer.answer,
+            citations=[c.to_json() for c in answer.citations], request_id=answer.request_id,
+        )  # fmt: skip
         self.ledger.record(
             cost_row(answer, opts.key_id, opts.endpoint, timings, saved, embed_tokens)
         )

@@ -11,6 +11,7 @@ from fastapi.responses import StreamingResponse
 from api.deps import AppStateDep, ClientDep, RequestIdDep
 from api.errors import status_for
 from api.routes.coach import count_asked
+from api.routes.conversations import conversation_owner
 from api.routes.sse import SSE_HEADERS, sse
 from api.schemas import AskRequest, AskResponse, ErrorResponse
 from assistant.errors import AssistantError
@@ -21,7 +22,9 @@ logger = logging.getLogger(__name__)
 router = APIRouter(tags=["answers"])
 
 
-def _options(body: AskRequest, request_id: str | None, client_key: str) -> AskOptions:
+def _options(
+    body: AskRequest, request_id: str | None, client_key: str, owner: str | None
+) -> AskOptions:
     return AskOptions(
         k=body.k,
         sources=body.sources,
@@ -30,6 +33,7 @@ def _options(body: AskRequest, request_id: str | None, client_key: str) -> AskOp
         conversation_id=body.conversation_id,
         request_id=request_id,
         key_id=client_key,
+        owner=owner,  # kept in the durable history when the caller can come back for it
         endpoint="ask",
     )
 
@@ -77,7 +81,8 @@ def create_answer(  # type: ignore[no-untyped-def]
 ):
     """Answer a question from the study corpus, citing passages as [n]."""
     assistant = state.assistant
-    opts = _options(body, request_id, client.key_id)
+    owner = conversation_owner(state, request, client)
+    opts = _options(body, request_id, client.key_id, owner)
 
     def counted(answer: Answer) -> None:
         count_asked(state, request, client.key_id, answer)

@@ -233,11 +233,14 @@ def test_the_migrations_build_exactly_the_tables_the_ledger_writes(
     import sqlalchemy as sa
 
     from assistant.coach.store import metadata as coach_metadata
+    from assistant.conversation_db import metadata as conversation_metadata
 
     led = SqlCostLedger(url)
-    # The database holds the ledger's tables and the coach's: both must match their code.
+    # The database holds the ledger's, the coach's and the history's tables: each must
+    # match its code.
     expected = sa.MetaData()
-    for table in [*led.metadata.tables.values(), *coach_metadata.tables.values()]:
+    kept = [coach_metadata, conversation_metadata]
+    for table in [*led.metadata.tables.values(), *(t for m in kept for t in m.tables.values())]:
         table.to_metadata(expected)
     try:
         with led.engine.connect() as conn:

@@ -150,8 +150,11 @@ def test_follow_up_keeps_the_conversation(tabs, service) -> None:  # type: ignor
     assert "conversation_id" not in sent[0]
     conversation = sent[1]["conversation_id"]
     assert re.fullmatch(r"[0-9a-f]{32}", conversation), sent[1]
-    # Keys are off on the demo service: every visitor is the anonymous owner.
-    stored = service.assistant.conversations.open("anonymous", conversation)
+    # Keys are off on the demo service: the visitor is the learner id the service issued
+    # before the first question (history.js), and /v1/ask receives it with each question.
+    learner = sent[0]["_request"].all_headers()["x-learner-id"]
+    assert sent[1]["_request"].all_headers()["x-learner-id"] == learner
+    stored = service.assistant.conversations.open(f"learner:{learner}", conversation)
     assert stored.continued, "the widget's second question continued its conversation"
     assert [m["role"] for m in stored.history] == ["user", "assistant"] * 2
     assert stored.history[2]["content"] == "Why should the features be scaled first?"

@@ -43,7 +43,8 @@ def test_widget_calls_only_ask_the_coach_and_its_own_probe() -> None:
     paths = re.findall(r"fetch\(\s*`\$\{cfg\.api\}(/[^`]*)`", ALL_JS)
     assert sorted(paths) == ["/v1/ask"], paths
     assert MODULES["net.js"].count("fetch(`${api}/widget.js`") == 1
-    # ...the study coach's endpoints, all through one function in learner.js...
+    # ...the study coach's and the history's endpoints, all through one function in
+    # learner.js...
     assert MODULES["learner.js"].count("fetch(`${cfg.api}${path}`") == 1
     coach = re.findall(r"coachFetch\(\s*[`\"](/[^`\"]*)[`\"]", ALL_JS)
     assert set(coach) == {
@@ -51,6 +52,11 @@ def test_widget_calls_only_ask_the_coach_and_its_own_probe() -> None:
         "/v1/quizzes/${encodeURIComponent(quizId)}/answers",
         "/v1/progress",
         "/v1/next",
+        # Conversation history (history.js): the list, one conversation, its Markdown.
+        "/v1/conversations?limit=1",
+        "/v1/conversations?limit=${PAGE}${query}",
+        "/v1/conversations/${encodeURIComponent(id)}",
+        "/v1/conversations/${encodeURIComponent(conv.id)}/export?format=markdown",
     }, coach
     # ...plus its own stylesheet, next to the module that fetches it.
     assert re.findall(r"fetch\((\w+)", ALL_JS) == ["url"]

@@ -93,6 +93,7 @@ export function installAsk(w) {
 
     const headers = { "Content-Type": "application/json", Accept: "text/event-stream" };
     if (cfg.key) headers.Authorization = `Bearer ${cfg.key}`;
+    if (w.askHeaders) Object.assign(headers, await w.askHeaders()); // history.js: the learner
     const body = { question, stream: true };
     if (state.conversationId) body.conversation_id = state.conversationId;
     if (cfg.k) body.k = cfg.k;

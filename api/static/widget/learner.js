@@ -79,7 +79,8 @@ export function installLearner(w) {
     if (issued) saveLearner(cfg.api, issued);
     let data = null;
     try {
-      data = await res.json();
+      // opts.text: a document (history.js's Markdown export), not JSON, when it succeeds.
+      data = opts.text && res.ok ? await res.text() : await res.json();
     } catch (_) {
       data = null;
     }

@@ -10,13 +10,14 @@
  *   widget.css   the shadow root's stylesheet      ask.js       POST /v1/ask and its failures
  *   tabs.js      Chat | Quiz | Progress tabs       learner.js   coach requests, X-Learner-Id
  *   quiz.js      the Quiz view                     progress.js  the Progress view
- *   coachkit.js  errors/passages of those views
+ *   coachkit.js  errors/passages of those views   history.js   kept conversations, History list
  * The parts share one context ``w`` (settings, elements, state); each install* adds its
  * functions to it, and calls between parts go through it at event time.
  */
 
 import { installAsk } from "./ask.js";
 import { installCitations } from "./citations.js";
+import { installHistory } from "./history.js";
 import { installComposer } from "./composer.js";
 import { readConfig } from "./config.js";
 import { installLearner } from "./learner.js";
@@ -73,6 +74,7 @@ export async function start(script) {
   installLearner(w);
   installQuiz(w);
   installProgress(w);
+  installHistory(w);
 
   const { host } = w.view;
   w.updateControls();

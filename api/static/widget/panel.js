@@ -20,6 +20,7 @@ export function installPanel(w) {
     launcher.classList.add("open");
     host.setAttribute("data-state", "open");
     focusCurrent();
+    if (w.onOpen) w.onOpen(); // history.js: bring back the stored conversation
   }
 
   function close() {
