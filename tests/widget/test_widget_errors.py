@@ -31,6 +31,9 @@ def test_rate_limit_disables_send_with_a_countdown(tabs, corpus_index, embedder,
         # The demo page's own roadmap list would spend the one request a minute (every data
         # route counts against the limit, issue 11.3): this test is about the widget.
         page.route("**/v1/roadmap", lambda route: route.abort())
+        # So would the learner id a new visitor gets before its first question (history.js,
+        # GET /v1/conversations): without one the widget asks anonymously, as it did before.
+        page.route("**/v1/conversations*", lambda route: route.abort())
         page.goto(srv.url + "/")
         open_widget(page)
         ask(page, "What is a Python decorator?")

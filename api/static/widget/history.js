@@ -73,7 +73,7 @@ export function installHistory(w) {
     { type: "button", class: "ghost history-toggle", "aria-expanded": "false", "aria-controls": listId },
     "History",
   );
-  newBtn.before(toggle);
+  newBtn.after(toggle); // after it: "New conversation" stays the panel's first control
   const headId = nextId("history-head");
   const list = h("ul", { class: "history-list", "aria-labelledby": headId });
   const status = h("p", { class: "coach-note history-status" });
