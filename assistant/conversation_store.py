@@ -13,6 +13,7 @@ lost (Redis flushed, restarted or down) is found there, so it still continues.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -21,7 +22,10 @@ from typing import Any, Protocol
 
 from assistant.cache import exact_key
 from assistant.conversation_db import Exchange
+from assistant.errors import StorageUnavailableError
 from assistant.protocols import Cache
+
+logger = logging.getLogger(__name__)
 
 MAX_TURNS = 10  # messages kept per conversation (user and assistant turns)
 _ROLES = ("user", "assistant")
@@ -87,7 +91,11 @@ class ConversationStore:
         stored = self.cache.get(self._key(owner, conversation_id)) if conversation_id else None
         if (stored is None or stored.get("owner") != owner) and keep and conversation_id:
             assert self.log is not None
-            found = self.log.recent(owner, conversation_id, self.max_turns)
+            try:
+                found = self.log.recent(owner, conversation_id, self.max_turns)
+            except StorageUnavailableError as exc:  # both stores down: answer all the same
+                logger.warning("conversation %s not continued: %s", conversation_id, exc)
+                found = None
             stored = {"owner": owner, "messages": found} if found is not None else None
         if stored is None or stored.get("owner") != owner:
             conv = Conversation(id=uuid.uuid4().hex, owner=owner, kept=keep)

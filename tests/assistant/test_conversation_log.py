@@ -14,14 +14,17 @@ from pathlib import Path
 
 import pytest
 
+from assistant.cache import MemoryCache
 from assistant.conversation_db import TITLE_CHARS, Exchange
 from assistant.conversation_export import conversation_markdown
 from assistant.conversation_log import SqlConversationLog
+from assistant.conversation_store import ConversationStore
 from assistant.errors import BadInputError, StorageUnavailableError
 from assistant.ledger_db import create_ledger_engine
 from assistant.migrations import upgrade_schema
 from tests.assistant.tcp_proxy import TcpProxy
 from tests.assistant.test_ledger_durability import fresh_database, proxy  # noqa: F401
+from tests.conftest import free_port
 
 CITE = {"id": 1, "chunk_id": "c1", "source": "notes/ridge.md", "title": "Ridge", "section": "L2",
         "url": "https://example.org/ridge", "snippet": "Ridge adds an L2 penalty.", "score": 0.9,
@@ -132,3 +135,34 @@ def test_a_database_outage_loses_no_turn(
     finally:
         p.resume()
         log.close()
+
+
+def test_the_store_continues_from_the_log_when_the_cache_lost_the_turns(tmp_path: Path) -> None:
+    log = open_log(f"sqlite:///{tmp_path}/ledger.db", tmp_path)
+    try:
+        store = ConversationStore(MemoryCache(), 60, log=log)
+        conv = store.open("learner:x", keep=True)
+        store.append(conv, "What is Ridge?", "An L2 penalty [1].", citations=[CITE])
+        lost = ConversationStore(MemoryCache(), 60, log=log)  # a restarted, empty cache
+        again = lost.open("learner:x", conv.id, keep=True)
+        assert again.id == conv.id and again.continued
+        assert [m["content"] for m in again.history] == ["What is Ridge?", "An L2 penalty [1]."]
+        assert not lost.open("learner:y", conv.id, keep=True).continued  # not theirs
+        # Without keep (callers who cannot come back for it) nothing goes to the log.
+        passing = lost.open("anonymous")
+        lost.append(passing, "q", "a")
+        assert log.read("anonymous", passing.id) is None
+    finally:
+        log.close()
+
+
+def test_with_the_cache_and_the_database_both_down_a_new_conversation_starts() -> None:
+    dead = create_ledger_engine(f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/none")
+    log = SqlConversationLog(dead, read_wait_s=0.5)
+    try:
+        store = ConversationStore(MemoryCache(), 60, log=log)
+        presented = uuid.uuid4().hex
+        conv = store.open("learner:x", presented, keep=True)  # no exception: answered anyway
+        assert conv.id != presented and not conv.continued
+    finally:
+        log.close(timeout_s=1)
