@@ -25,12 +25,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from assistant.cache import MemoryCache  # noqa: E402
-from assistant.conversation_db import Exchange, insert_exchanges  # noqa: E402
-from assistant.conversation_log import SqlConversationLog  # noqa: E402
-from assistant.conversation_store import ConversationStore  # noqa: E402
-from assistant.ledger_db import create_ledger_engine  # noqa: E402
-from assistant.migrations import upgrade_schema  # noqa: E402
+from assistant.cache import MemoryCache
+from assistant.conversation_db import Exchange, insert_exchanges
+from assistant.conversation_log import SqlConversationLog
+from assistant.conversation_store import ConversationStore
+from assistant.ledger_db import create_ledger_engine
+from assistant.migrations import upgrade_schema
 
 ANSWER = "Ridge adds an L2 penalty to the loss [1]; Lasso an L1 penalty [2]. " * 6
 CITES = [{"id": i, "chunk_id": f"c{i}", "title": "Ridge", "section": "L2", "source": "notes/x.md",
