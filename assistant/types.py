@@ -29,6 +29,7 @@ class Document:
     url: str | None = None
     phases: tuple[int, ...] = ()
     kind: str = "text"  # markdown | text | html | pdf | notebook | url
+    tags: tuple[str, ...] = ()  # the source's own labels (Markdown front matter ``tags``)
 
     @property
     def text(self) -> str:

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.errors import BadInputError
+from assistant.extras import require
 from assistant.generation.local import (
     FALLBACK_CHAT_TEMPLATE,
     default_device,
@@ -215,6 +216,8 @@ def train(
 
     started = time.perf_counter()
     # --- every check comes before any training -----------------------------------------
+    for module in ("accelerate", "matplotlib"):  # model loading; the loss-curve plot
+        require(module, "finetune", "fine-tuning")
     cfg.validate()
     _check_out_dir(out, overwrite=overwrite, resume=resume)
     pairs, dropped = dedupe(load_pairs(data))

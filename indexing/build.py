@@ -56,6 +56,7 @@ from indexing.sources import SourceItem, resolve_sources
 logger = logging.getLogger(__name__)
 
 LOCK_FILE = ".build.lock"
+FETCH_FAILED = "fetch failed"  # how a skipped URL source's reason starts (offline, 404, ...)
 
 
 @dataclass(slots=True)
@@ -102,7 +103,7 @@ def _load_item(item: SourceItem, fetcher: UrlFetcher | None, max_bytes: int) -> 
         try:
             page = fetcher.fetch(item.url)
         except FetchError as exc:
-            raise SkippedSource(f"fetch failed: {exc.reason}") from exc
+            raise SkippedSource(f"{FETCH_FAILED}: {exc.reason}") from exc
         return load_bytes(
             page.body,
             item.url,

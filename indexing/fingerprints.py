@@ -152,7 +152,8 @@ def load_and_chunk(
             _one(item, previous, chunker, load, max_bytes, out)
         except SkippedSource as exc:
             out.skipped.append((item.source, exc.reason))
-            logger.warning("skipped %s: %s", item.source, exc.reason)
+            # INFO: the build report lists every skip (the CLI prints it, the manifest keeps it)
+            logger.info("skipped %s: %s", item.source, exc.reason)
         if progress:
             progress("load", i + 1, len(items))
     return out

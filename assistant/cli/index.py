@@ -124,10 +124,29 @@ def build_summary(r: dict[str, Any]) -> str:
             "  eval: "
             + ", ".join(f"{k} {v:.3f}" for k, v in r["eval"].items() if isinstance(v, float))
         )
-    if r["skipped"]:
-        lines.append(f"  skipped {len(r['skipped'])}:")
-        lines += [f"    - {s['source']}: {s['reason']}" for s in r["skipped"]]
+    lines += skipped_lines(r["skipped"])
     return "\n".join(lines)
+
+
+def skipped_lines(skipped: list[dict[str, str]]) -> list[str]:
+    """URL sources that could not be fetched as one line (offline: the corpus's ~30 pages);
+    any other skipped source (a bad file, a refused URL) on a line of its own."""
+    from indexing.build import FETCH_FAILED
+
+    unfetched = [s for s in skipped if s["reason"].startswith(FETCH_FAILED)]
+    others = [s for s in skipped if s not in unfetched]
+    lines = []
+    if unfetched:
+        example = unfetched[0]["reason"].removeprefix(FETCH_FAILED).lstrip(": ")
+        lines.append(
+            f"  {len(unfetched)} URL source(s) not fetched (e.g. {example}): run "
+            "`assistant index build` with network access to fetch them (then cached for "
+            "offline builds); `assistant index status` lists them"
+        )
+    if others:
+        lines.append(f"  skipped {len(others)}:")
+        lines += [f"    - {s['source']}: {s['reason']}" for s in others]
+    return lines
 
 
 @index.command("watch")
@@ -176,7 +195,8 @@ def index_watch(corpus: Path | None, index_dir: Path | None, debounce_ms: int) -
             click.echo(
                 f"published {result.version} in {took:.2f} s: {result.chunks} chunks "
                 f"({result.embedded} embedded)"
-                + (f" after {len(changed)} change(s)" if changed else ""),
+                + (f" after {len(changed)} change(s)" if changed else "")
+                + (f"; {len(result.skipped)} source(s) skipped" if result.skipped else ""),
             )
 
     click.echo(f"watching {s.corpus_dir} (Ctrl+C to stop)", err=True)
@@ -212,5 +232,14 @@ def index_status(index_dir: Path | None, as_json: bool) -> None:
         "embed_tokens": m.embed_tokens,
         "sources": len(m.sources),
         "versions": list_versions(s.index_dir),
+        "skipped": m.stats.get("skipped", []),
     }
-    emit(data, as_json, lambda d: "\n".join(f"{k}: {v}" for k, v in d.items()))
+    emit(data, as_json, status_text)
+
+
+def status_text(d: dict[str, Any]) -> str:
+    """``key: value`` lines; the skipped sources of the build one per line, with the reason."""
+    lines = [f"{k}: {v}" for k, v in d.items() if k != "skipped"]
+    lines.append(f"skipped: {len(d['skipped'])}")
+    lines += [f"  - {s['source']}: {s['reason']}" for s in d["skipped"]]
+    return "\n".join(lines)

@@ -63,6 +63,10 @@ def main(verbose: bool) -> None:
         os.environ.setdefault(name, value)
     level = log_level(settings_with(), verbose)
     logging.basicConfig(level=level, format=LOG_FORMAT)
+    # The handler filters too: bm25s sets its own logger to DEBUG when it is imported (after
+    # this), and a record passes its own logger's level only.
+    for handler in logging.getLogger().handlers:
+        handler.setLevel(level)
     # Third-party chatter that says nothing to a user of this tool.
     logging.getLogger("bm25s").setLevel(max(level, logging.WARNING))
 

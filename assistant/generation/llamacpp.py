@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.errors import BadInputError, ConfigError, UpstreamModelError, UpstreamTimeoutError
+from assistant.extras import require
 from assistant.generation.local import (
     END_OF_TURN_TOKENS,
     check_adapter,
@@ -64,10 +65,7 @@ class LlamaCppGenerator:
         time_budget_s: float | None = None,
         n_threads: int | None = None,
     ) -> None:
-        try:
-            from llama_cpp import Llama
-        except ImportError as exc:
-            raise ConfigError("the llama.cpp engine needs llama-cpp-python installed") from exc
+        Llama = require("llama_cpp", "llamacpp", "the llama.cpp engine").Llama
         adapter = Path(adapter) if adapter is not None else None
         path = gguf_path(model) if is_bundled(model) else Path(model)
         if path.suffix != ".gguf" or not path.is_file():
@@ -159,5 +157,7 @@ def make_local_generator(
     if engine == "llamacpp" or (engine == "auto" and gguf_model and llama_cpp_available()):
         return LlamaCppGenerator(model, adapter=adapter, max_new_tokens=max_new_tokens,
                                  time_budget_s=time_budget_s)  # fmt: skip
+    # transformers loads with device_map (and reads GGUF) only with accelerate installed.
+    require("accelerate", "local", "the transformers engine of the local backend")
     return LocalGenerator(model, adapter=adapter, max_new_tokens=max_new_tokens,
                           time_budget_s=time_budget_s)  # fmt: skip

@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 
 from assistant.errors import ConfigError
+from assistant.extras import require
 
 # peft module suffix -> llama.cpp tensor name inside block N
 MODULES = {
@@ -39,8 +40,9 @@ def gguf_tensor_name(peft_key: str) -> str:
 
 def export_lora_gguf(adapter: Path, out: Path, architecture: str = "gemma3") -> Path:
     """Write ``adapter`` (a peft folder) as a llama.cpp LoRA GGUF at ``out``; return ``out``."""
-    import gguf
     from safetensors.numpy import load_file
+
+    gguf = require("gguf", "llamacpp", "exporting a LoRA adapter for llama.cpp")
 
     config = json.loads((adapter / "adapter_config.json").read_text(encoding="utf-8"))
     if config.get("use_dora") or config.get("use_rslora"):

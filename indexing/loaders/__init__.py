@@ -165,4 +165,5 @@ def _document(
         url=url,
         phases=tuple(phases),
         kind=kind,
+        tags=parsed.tags,
     )

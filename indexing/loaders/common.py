@@ -25,10 +25,11 @@ class SkippedSource(BadInputError):
 
 
 class Parsed(NamedTuple):
-    """A loader's output before it becomes a Document: sections and the title it found."""
+    """A loader's output before it becomes a Document: sections, the title and tags it found."""
 
     sections: list[Section]
     title: str | None
+    tags: tuple[str, ...] = ()  # e.g. Markdown front matter's ``tags``
 
 
 def decode_text(data: bytes, charset: str | None = None) -> str:

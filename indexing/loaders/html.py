@@ -1,7 +1,10 @@
-"""HTML → heading sections: find the main content, drop page chrome, keep headings and code.
+"""HTML → heading sections: Sphinx pages by their own markup, other pages through trafilatura.
 
-Tuned on Sphinx output (the Python docs, Read the Docs) and ordinary article pages; the
-text walk itself lives in ``html_text.py``.
+A Sphinx page (the Python docs, Read the Docs, furo, pydata) is read from its markup: the
+body, headings with their ids, object descriptions (``#functools.cache``), code, and its
+chrome is known (sidebar, related bar, permalinks), so citations link to exact anchors. Any
+other page goes to ``html_article.py``: trafilatura tells the article from the page clutter.
+The text walk itself lives in ``html_text.py``.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from typing import Any
 from bs4 import BeautifulSoup, Tag
 
 from indexing.loaders.common import Parsed, SkippedSource, decode_text, non_empty
+from indexing.loaders.html_article import parse_article
 from indexing.loaders.html_text import SectionWriter
 
 # Where the content is, most specific first: Sphinx (role=main / div.body), then HTML5.
@@ -22,7 +26,7 @@ _MAIN_FINDERS: tuple[tuple[str | bool, dict[str, Any]], ...] = (
     ("main", {}),
     (True, {"role": "main"}),  # True: any element
 )
-# Page chrome, dropped wherever it appears inside the content.
+# Sphinx page chrome, dropped wherever it appears inside the content.
 _NOISE_TAGS = frozenset(
     {
         *("nav", "aside", "footer", "script", "style", "noscript", "form", "template"),
@@ -33,14 +37,17 @@ _NOISE_CLASSES = frozenset(
     {"sphinxsidebar", "related", "headerlink", "skip-link", "skip-to-content"}
 )
 _NOISE_ROLES = frozenset({"navigation", "search", "banner", "contentinfo"})
-_SKIP_LINK = re.compile(r"^\s*skip to (the )?(main )?content\s*$", re.IGNORECASE)
-_COOKIE = re.compile(r"cookie|consent|gdpr", re.IGNORECASE)
-_COOKIE_MAX_CHARS = 2000  # a banner is short; a long element matching "cookie" is content
+# What marks a page as Sphinx (or plain docutils) output.
+_GENERATOR = re.compile(r"\b(?:sphinx|docutils)\b", re.IGNORECASE)
+_OPTIONS_SCRIPT = re.compile(r"(?:^|/)documentation_options\.js(?:$|\?)")
+_SPHINX_CLASSES = ["sphinxsidebar", "documentwrapper", "sig-object"]
 _META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?\s*([A-Za-z0-9_.:-]+)", re.IGNORECASE)
 
 
 def parse_html(data: bytes, charset: str | None = None) -> Parsed:
     """Sections of an HTML page; title = first <h1> of the content, else <title>.
+
+    Sphinx pages are walked here; any other page is handed to ``parse_article``.
 
     ``charset`` is the one from the Content-Type header; without it the page's own
     ``<meta charset>`` counts, then UTF-8.
@@ -51,6 +58,8 @@ def parse_html(data: bytes, charset: str | None = None) -> Parsed:
     text = decode_text(data, charset)
     soup = BeautifulSoup(text, "lxml")
     page_title = " ".join(soup.title.get_text().split()) if soup.title else ""
+    if not is_sphinx(soup):
+        return parse_article(text, soup, page_title)
     root = main_content(soup)
     drop_chrome(root)
     writer = SectionWriter()
@@ -60,6 +69,17 @@ def parse_html(data: bytes, charset: str | None = None) -> Parsed:
         raise SkippedSource("HTML nested too deeply to read") from exc
     sections = non_empty(writer.finish())
     return Parsed(sections, writer.first_h1 or page_title or None)
+
+
+def is_sphinx(soup: BeautifulSoup) -> bool:
+    """Sphinx or docutils output: by its generator tag, its options script, or its markup."""
+    generator = soup.find("meta", attrs={"name": "generator"})
+    if isinstance(generator, Tag) and _GENERATOR.search(str(generator.get("content") or "")):
+        return True
+    if soup.find("script", src=_OPTIONS_SCRIPT) is not None:
+        return True
+    # A page saved without its <head> still has Sphinx's own classes.
+    return soup.find(class_=_SPHINX_CLASSES) is not None
 
 
 def main_content(soup: BeautifulSoup) -> Tag:
@@ -75,7 +95,7 @@ def main_content(soup: BeautifulSoup) -> Tag:
 
 
 def drop_chrome(root: Tag) -> None:
-    """Remove navigation, sidebars, scripts, permalink marks, skip links and cookie banners.
+    """Remove a Sphinx page's navigation, sidebars, scripts and permalink marks.
 
     One pass in Python: CSS selectors (soupsieve) cost seconds on a large Sphinx page.
     """
@@ -100,8 +120,4 @@ def _is_chrome(tag: Tag, in_article: bool) -> bool:
         # Inside <main>/<article> a <header> holds the article's <h1>; elsewhere it is the
         # site banner.
         return not in_article and tag.find_parent(["main", "article"]) is None
-    if tag.name == "a" and _SKIP_LINK.match(tag.get_text()):
-        return True
-    names = " ".join([str(tag.get("id") or ""), *classes])
-    # A banner is short; a long element whose class mentions cookies is content.
-    return bool(_COOKIE.search(names)) and len(tag.get_text()) < _COOKIE_MAX_CHARS
+    return False

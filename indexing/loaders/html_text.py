@@ -67,10 +67,10 @@ def code_block(pre: Tag) -> str:
     code = pre.get_text().strip("\n")
     longest = max((len(m) for m in re.findall(r"`+", code)), default=0)
     fence = "`" * max(3, longest + 1)
-    return f"{fence}{_language(pre)}\n{code}\n{fence}"
+    return f"{fence}{code_language(pre)}\n{code}\n{fence}"
 
 
-def _language(pre: Tag) -> str:
+def code_language(pre: Tag) -> str:
     """The language named by Sphinx (``highlight-python3``) or ``language-x`` classes."""
     code = pre.find("code")
     candidates = [pre, *([code] if isinstance(code, Tag) else []), *pre.parents]
@@ -174,7 +174,9 @@ class SectionWriter:
     def _block(self, tag: Tag) -> None:
         name = tag.name
         if name in HEADING_LEVELS:
-            self._heading(HEADING_LEVELS[name], inline_text(tag).replace("\n", " "), _anchor(tag))
+            self._heading(
+                HEADING_LEVELS[name], inline_text(tag).replace("\n", " "), heading_anchor(tag)
+            )
         elif name == "pre":
             self._add(code_block(tag))
         elif name in ("ul", "ol"):
@@ -240,7 +242,7 @@ class SectionWriter:
         self._blocks = []
 
 
-def _anchor(heading: Tag) -> str | None:
+def heading_anchor(heading: Tag) -> str | None:
     """The id a link to this heading uses: its own, its <section>'s, or an <a id> inside it."""
     own = heading.get("id")
     if isinstance(own, str) and own:

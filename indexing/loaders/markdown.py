@@ -1,133 +1,163 @@
-"""Markdown → heading sections: split on ATX headings # to ####, never inside fenced code."""
+"""Markdown → heading sections, parsed as CommonMark by markdown-it-py.
+
+Headings (ATX ``#`` and setext ``===``/``---``, levels 1 to 4, outside quotes and lists)
+start sections; a section's text is the source lines between headings, unchanged, so code
+fences, tables and lists read as written. YAML front matter (Jekyll, Hugo) is metadata:
+its ``title`` and ``tags`` go to the Document, never into the text. HTML comments and
+``<br>`` are removed from the prose.
+"""
 
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import Sequence
+from typing import Any
+
+import yaml
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+from mdit_py_plugins.front_matter import front_matter_plugin
 
 from assistant.types import Section
 from indexing.loaders.common import Parsed, github_slug, non_empty
 
-SPLIT_LEVELS = 4  # "#" to "####" start sections; "#####" and deeper stay in the text
+logger = logging.getLogger(__name__)
 
-_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
-_ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
-_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+SPLIT_LEVELS = 4  # h1 to h4 start sections; h5 and h6 stay in the text as written
+
+_MD = MarkdownIt("commonmark").enable("table").use(front_matter_plugin)
+_COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.DOTALL)  # an unclosed comment runs to the end
 _BR = re.compile(r"<br\s*/?>", re.IGNORECASE)
-_FRONT_MATTER_TITLE = re.compile(r"^title:\s*[\"']?(.*?)[\"']?\s*$", re.MULTILINE)
-
-# Inline markup stripped from heading text, so headings and slugs read as GitHub renders them.
-_INLINE = [
-    (re.compile(r"!\[([^\]]*)\]\([^)]*\)"), r"\1"),  # image → alt text
-    (re.compile(r"\[([^\]]+)\]\([^)]*\)"), r"\1"),  # [text](url)
-    (re.compile(r"\[([^\]]+)\]\[[^\]]*\]"), r"\1"),  # [text][ref]
-    (re.compile(r"<[^>]+>"), ""),  # inline HTML tags
-    (re.compile(r"`([^`]*)`"), r"\1"),
-    (re.compile(r"(\*{1,3})(\S(?:.*?\S)?)\1"), r"\2"),
-    (re.compile(r"(?<!\w)(_{1,3})(\S(?:.*?\S)?)\1(?!\w)"), r"\2"),
-]
+_CODE = frozenset({"fence", "code_block"})
+_EMPTY_HEADING = re.compile(r"^ {0,3}#{1,6}[ \t]*$")  # e.g. "# " swallowed by an HTML block
 
 
 def heading_text(raw: str) -> str:
-    """The visible text of a heading: links, emphasis, code ticks and tags removed."""
-    text = raw
-    for pattern, repl in _INLINE:
-        text = pattern.sub(repl, text)
-    return " ".join(text.split())
+    """The visible text of one line of heading markup: links, emphasis, code ticks, tags gone."""
+    tokens = _MD.parseInline(raw.strip())
+    return _plain(tokens[0].children or []) if tokens else ""
 
 
 def parse_markdown(text: str) -> Parsed:
-    """Sections of a Markdown text; the title is the first H1 (or front-matter ``title:``)."""
-    text, front_title = _split_front_matter(text)
+    """Sections of a Markdown text; title: front matter ``title``, else the first H1."""
+    lines = text.split("\n")
+    kinds = ["text"] * len(lines)  # per source line: text | code | front | heading
+    headings: dict[int, tuple[int, int, str]] = {}  # first line → (level, end line, text)
+    front: dict[str, Any] = {}
+    tokens = _MD.parse(text)
+    for i, token in enumerate(tokens):
+        if token.map is None:
+            continue
+        start, end = token.map
+        if token.type in _CODE:
+            kinds[start:end] = ["code"] * (end - start)
+        elif token.type == "front_matter":
+            kinds[start:end] = ["front"] * (end - start)
+            front = _front_matter(token.content)
+        elif token.type == "heading_open" and token.level == 0:
+            level = int(token.tag[1])
+            if level <= SPLIT_LEVELS:
+                kinds[start:end] = ["heading"] * (end - start)
+                headings[start] = (level, end, _plain(tokens[i + 1].children or []))
+
     sections: list[Section] = []
     stack: list[tuple[int, str, str]] = []  # (level, heading, slug), outermost first
-    body: list[str] = []
     seen: dict[str, int] = {}
+    body: list[tuple[bool, str]] = []  # (is code, source line)
     first_h1: str | None = None
 
     def flush() -> None:
-        while body and not body[-1].strip():
-            body.pop()
-        if body:
+        text = _tidy(body)
+        if text:
+            anchor = stack[-1][2] if stack else None
             sections.append(
-                Section(
-                    headings=tuple(h for _, h, _ in stack),
-                    text="\n".join(body).rstrip(),
-                    anchor=stack[-1][2] if stack else None,
-                )
+                Section(headings=tuple(h for _, h, _ in stack), text=text, anchor=anchor)
             )
         body.clear()
 
-    for kind, line in _lines(text):
-        if kind == "code":
-            body.append(line)
-            continue
-        match = _ATX.match(line)
-        if match:
-            title = heading_text(match.group(2) or "")
-            level = len(match.group(1))
+    n = 0
+    while n < len(lines):
+        if n in headings:
+            level, end, title = headings[n]
+            n = end
             if not title:
                 continue  # an empty "##" carries nothing
-            slug = github_slug(title, seen)
-            if level <= SPLIT_LEVELS:
-                flush()
-                while stack and stack[-1][0] >= level:
-                    stack.pop()
-                stack.append((level, title, slug))
-                if level == 1 and first_h1 is None:
-                    first_h1 = title
-                continue
-        if not line.strip():
-            if body and body[-1].strip():
-                body.append("")
+            flush()
+            while stack and stack[-1][0] >= level:
+                stack.pop()
+            stack.append((level, title, github_slug(title, seen)))
+            if level == 1 and first_h1 is None:
+                first_h1 = title
             continue
-        body.append(line)
+        if kinds[n] != "front":
+            body.append((kinds[n] == "code", lines[n]))
+        n += 1
     flush()
-    return Parsed(non_empty(sections), first_h1 or front_title)
+    front_title = str(front.get("title") or "").strip() or None
+    return Parsed(non_empty(sections), front_title or first_h1, _tags(front.get("tags")))
 
 
-def _lines(text: str) -> list[tuple[str, str]]:
-    """Tag each line "code" (inside a fence) or "text", with comments and <br/> removed from text.
+def _plain(children: Sequence[Token]) -> str:
+    """The visible text of inline tokens, on one line."""
+    out: list[str] = []
+    for token in children:
+        if token.type in ("text", "code_inline"):
+            out.append(token.content)
+        elif token.type == "image":
+            out.append(_plain(token.children or []))
+        elif token.type in ("softbreak", "hardbreak"):
+            out.append(" ")
+        # html_inline is dropped; link and emphasis markers carry no text
+    return " ".join("".join(out).split())
 
-    A line that held only a comment or a ``<br/>`` becomes blank, so it still separates
-    paragraphs; comments that span lines are dropped whole.
+
+def _tidy(body: list[tuple[bool, str]]) -> str:
+    """Section text: comments and ``<br>`` removed from prose, blank runs folded, code untouched.
+
+    Each run of prose lines is cleaned as one string: a comment may span lines.
     """
-    out: list[tuple[str, str]] = []
-    fence: str | None = None  # the opening fence while inside a code block
-    in_comment = False
-    for line in text.split("\n"):
-        if fence is not None:
-            out.append(("code", line))
-            stripped = line.strip()
-            if stripped.startswith(fence) and not stripped.strip(fence[0]):
-                fence = None
-            continue
-        if in_comment:
-            end = line.find("-->")
-            if end < 0:
-                continue
-            in_comment = False
-            line = line[end + 3 :]
-        opened = _FENCE.match(line)
-        if opened and not (opened.group(1)[0] == "`" and "`" in opened.group(2)):
-            fence = opened.group(1)
-            out.append(("code", line))
-            continue
-        cleaned = _COMMENT.sub("", line)
-        start = cleaned.find("<!--")
-        if start >= 0:
-            in_comment = True
-            cleaned = cleaned[:start]
-        cleaned = _BR.sub(" ", cleaned)
-        out.append(("text", cleaned if cleaned.strip() else ""))
-    return out
+    out: list[str] = []
+    prose: list[str] = []
+
+    def add_prose() -> None:
+        cleaned = _BR.sub(" ", _COMMENT.sub("", "\n".join(prose)))
+        for line in cleaned.split("\n"):
+            if line.strip() and not _EMPTY_HEADING.match(line):
+                out.append(line)
+            elif out and out[-1].strip():
+                out.append("")  # one blank line between paragraphs
+        prose.clear()
+
+    for is_code, line in body:
+        if not is_code:
+            prose.append(line)
+        else:
+            if prose:
+                add_prose()
+            out.append(line)
+    if prose:
+        add_prose()
+    while out and not out[-1].strip():
+        out.pop()
+    while out and not out[0].strip():
+        out.pop(0)
+    return "\n".join(out).rstrip()
 
 
-def _split_front_matter(text: str) -> tuple[str, str | None]:
-    """Drop a leading YAML front-matter block (Jekyll, Hugo) and keep its ``title:``."""
-    if not text.startswith("---\n"):
-        return text, None
-    end = text.find("\n---\n", 3)
-    if end < 0:
-        return text, None
-    match = _FRONT_MATTER_TITLE.search(text[4:end])
-    return text[end + 5 :], (match.group(1).strip() or None) if match else None
+def _front_matter(content: str) -> dict[str, Any]:
+    """The YAML front matter as a mapping; unreadable YAML is logged and read as empty."""
+    try:
+        data = yaml.safe_load(content)
+    except yaml.YAMLError as exc:
+        logger.warning("front matter is not valid YAML, ignored: %s", str(exc).splitlines()[0])
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _tags(value: Any) -> tuple[str, ...]:
+    """Front-matter ``tags``: a YAML list, or one comma-separated string."""
+    if value is None:
+        return ()
+    items = value if isinstance(value, list) else str(value).split(",")
+    return tuple(dict.fromkeys(t for t in (str(i).strip() for i in items) if t))

@@ -23,14 +23,43 @@ TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 _PIP_VALUE_OPTIONS = {"-i", "--index-url", "--extra-index-url", "-f", "--find-links", "-r", "-c"}
 
 
-def torch_pins(pyproject: Path, makefile: Path) -> dict[str, str]:
-    """The torch version each install route pins: {file: version}."""
-    deps = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["dependencies"]
-    pins = {rel(pyproject): d.split("==", 1)[1].strip() for d in deps if re.match(r"torch\s*==", d)}
-    made = re.search(r"pip install torch==(\S+)", makefile.read_text(encoding="utf-8"))
-    if made:
-        pins[rel(makefile)] = made.group(1)
-    return pins
+def constraint_pin(constraints: Path, name: str) -> str | None:
+    """The version ``constraints`` pins ``name`` to (``name==X``), or None."""
+    for line in constraints.read_text(encoding="utf-8").splitlines():
+        match = re.fullmatch(rf"\s*{re.escape(name)}\s*==\s*(\S+)\s*(?:#.*)?", line)
+        if match:
+            return match.group(1)
+    return None
+
+
+def check_constraints_used(constraints: Path, pyproject: Path, makefile: Path) -> list[str]:
+    """The torch pin lives in the constraints file alone, and every Makefile install uses it."""
+    problems = []
+    if constraint_pin(constraints, "torch") is None:
+        problems.append(f"{rel(constraints)}: no `torch==<version>` pin")
+    project = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]
+    specs = [*project["dependencies"]]
+    for extra in project.get("optional-dependencies", {}).values():
+        specs += extra
+    problems += [
+        f"{rel(pyproject)}: {spec!r} pins torch in the package metadata; the pin belongs in "
+        f"{rel(constraints)}"
+        for spec in specs
+        if re.match(r"torch\s*===?", spec)
+    ]
+    text = makefile.read_text(encoding="utf-8")
+    variables = dict(re.findall(r"^(\w+)\s*:?=\s*(.*)$", text, flags=re.MULTILINE))
+    for line in text.splitlines():
+        expanded = re.sub(r"\$\((\w+)\)", lambda m: variables.get(m.group(1), m.group(0)), line)
+        if line.startswith("\t") and re.search(r"pip install\b", expanded):
+            args = shlex.split(expanded.split("pip install", 1)[1])
+            if "--upgrade" in args and "pip" in args:
+                continue  # pip upgrading itself
+            if f"-c {constraints.name}" not in " ".join(args):
+                problems.append(
+                    f"{rel(makefile)}: `{line.strip()}` installs without -c {constraints.name}"
+                )
+    return problems
 
 
 def pip_installs(ins: Instruction) -> list[list[str]]:
@@ -232,7 +261,7 @@ def build_wheel(repo: Path, packages: list[str], work: Path) -> tuple[Path, Path
     src = work / "src"
     for package in packages:
         shutil.copytree(repo / package, src / package, ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("pyproject.toml", "README.md"):
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
         if (repo / name).exists():
             shutil.copy2(repo / name, src / name)
     dist = work / "dist"

@@ -34,6 +34,7 @@ DOCKERIGNORE = REPO / ".dockerignore"
 WORKFLOW = REPO / ".github" / "workflows" / "ci.yml"
 MAKEFILE = REPO / "Makefile"
 PYPROJECT = REPO / "pyproject.toml"
+CONSTRAINTS = REPO / "constraints.txt"
 
 # http://host:PORT/path inside a healthcheck command.
 _URL = re.compile(r"https?://[^/\s'\":]+:(\d+)(/[^\s'\"),;]*)?")

@@ -228,6 +228,33 @@ def test_dockerfile_that_installs_the_project_before_torch_is_named(tmp_path: Pa
     ]
 
 
+def test_torch_pinned_in_the_metadata_and_an_unconstrained_install_are_named(
+    tmp_path: Path,
+) -> None:
+    constraints = write(tmp_path, "constraints.txt", "# no pins\n")
+    pyproject = write(
+        tmp_path,
+        "pyproject.toml",
+        '[project]\ndependencies = ["torch==2.13.0"]\n'
+        '[project.optional-dependencies]\nx = ["torch===2.13.0+cpu"]\n',
+    )
+    makefile = write(
+        tmp_path,
+        "Makefile",
+        "PIP := .venv/bin/pip install\nall:\n\t.venv/bin/pip install --upgrade pip\n"
+        "\t$(PIP) -e .\n\t.venv/bin/pip install -c constraints.txt -e '.[dev]'\n",
+    )
+    problems = build.check_constraints_used(constraints, pyproject, makefile)
+    assert problems == [
+        f"{constraints}: no `torch==<version>` pin",
+        f"{pyproject}: 'torch==2.13.0' pins torch in the package metadata; the pin belongs in "
+        f"{constraints}",
+        f"{pyproject}: 'torch===2.13.0+cpu' pins torch in the package metadata; the pin belongs "
+        f"in {constraints}",
+        f"{makefile}: `$(PIP) -e .` installs without -c constraints.txt",
+    ]
+
+
 def test_dockerfile_image_faults_are_named(tmp_path: Path) -> None:
     path = write(tmp_path, "Dockerfile", BROKEN_DOCKERFILE)
     problems = build.check_image(path, parse_dockerfile(BROKEN_DOCKERFILE))

@@ -21,6 +21,7 @@ from tests.docker import build, consistency, context, contract, k8s_wiring, sche
 from tests.docker.dockerfile import read_dockerfile, stage_env
 from tests.docker.files import (
     COMPOSE_FILE,
+    CONSTRAINTS,
     DOCKER_DIR,
     DOCKERFILE,
     DOCKERIGNORE,
@@ -28,7 +29,6 @@ from tests.docker.files import (
     LLM_ENV_EXAMPLE,
     MAKEFILE,
     PYPROJECT,
-    REPO,
     WORKFLOW,
     Found,
     compose_commands,
@@ -186,18 +186,11 @@ def test_ports_agree_everywhere(
 
 
 def test_dockerfile_installs_torch_then_the_project_like_the_makefile() -> None:
-    pins = build.torch_pins(PYPROJECT, MAKEFILE)
-    assert set(pins) == {"pyproject.toml", "Makefile"} and len(set(pins.values())) == 1, pins
-    problems = build.check_install(DOCKERFILE, read_dockerfile(DOCKERFILE), pins["Makefile"])
+    assert build.check_constraints_used(CONSTRAINTS, PYPROJECT, MAKEFILE) == []
+    pin = build.constraint_pin(CONSTRAINTS, "torch")
+    assert pin is not None
+    problems = build.check_install(DOCKERFILE, read_dockerfile(DOCKERFILE), pin)
     assert problems == []
-
-
-@pytest.mark.integration
-def test_the_wheel_the_image_installs_carries_every_package_file(tmp_path: Path) -> None:
-    packages = build.find_packages(PYPROJECT)
-    assert packages, "pyproject.toml: [tool.setuptools.packages.find] include is empty"
-    src, wheel = build.build_wheel(REPO, packages, tmp_path)
-    assert build.check_wheel_contents(wheel, src, packages) == []
 
 
 def test_image_runs_offline_as_a_non_root_user() -> None:

@@ -178,8 +178,11 @@ def test_title_falls_back_to_the_title_element(tmp_path: Path) -> None:
 
 
 def test_html_without_text_is_empty(tmp_path: Path) -> None:
+    # Scripts, styles and images carry no text. (A page whose only text is a menu is not
+    # empty: trafilatura keeps what text there is when it finds no article.)
+    html = "<html><body><script>x()</script><style>p{}</style><img src='a.png'></body></html>"
     with pytest.raises(SkippedSource, match=r"^empty"):
-        load_page(tmp_path, "<html><body><nav>menu</nav><script>x()</script></body></html>")
+        load_page(tmp_path, html)
 
 
 def test_declared_charset_is_used() -> None:
@@ -243,3 +246,108 @@ def test_code_inside_a_list_item_keeps_its_lines() -> None:
     assert doc.sections[0].text == (
         "1. Install it:\n  ```bash\n  pip install x\n  pip install y\n  ```\n2. Second\n  - deep"
     )
+
+
+BLOG_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<title>Feature scaling, explained | The ML Notebook</title>
+<script>window.dataLayer = []; function gtag(){}</script>
+<link rel="stylesheet" href="/assets/site.css"></head>
+<body>
+<div class="cookie-notice" id="cookie-consent">
+  <p>We use cookies to analyse traffic and personalise ads. By continuing to browse you
+  accept our cookie policy.</p>
+  <a href="/privacy">Manage preferences</a> <a href="#" class="btn">Accept all</a>
+</div>
+<div class="topbar">
+  <a class="brand" href="/">The ML Notebook</a>
+  <ul class="menu"><li><a href="/">Home</a></li><li><a href="/archive">Archive</a></li>
+  <li><a href="/about">About us</a></li><li><a href="/subscribe">Subscribe</a></li></ul>
+</div>
+<div class="container">
+<div class="post">
+  <h1 id="feature-scaling">Feature scaling, explained</h1>
+  <p class="byline">By Ada Example, 4 March 2026</p>
+  <p>Many learning algorithms compare features by distance or follow a gradient whose
+  steps depend on each feature's range. When one feature is measured in metres and
+  another in millimetres, the second dominates for no good reason.</p>
+  <h2 id="standardisation">Standardisation</h2>
+  <p>Standardisation subtracts the mean of each feature and divides by its standard
+  deviation, so every feature has mean zero and unit variance. Fit the scaler on the
+  training split only, then apply it to validation and test data.</p>
+  <pre><code class="language-python">from sklearn.preprocessing import StandardScaler
+
+scaler = StandardScaler().fit(X_train)
+X_test_scaled = scaler.transform(X_test)
+</code></pre>
+  <h2 id="min-max">Min-max scaling</h2>
+  <p>Min-max scaling maps each feature to the range from zero to one. It keeps the shape
+  of the distribution but is sensitive to outliers, because a single extreme value sets
+  the range for everyone else.</p>
+  <table>
+    <tr><th>method</th><th>robust to outliers</th></tr>
+    <tr><td>standardisation</td><td>somewhat</td></tr>
+    <tr><td>min-max</td><td>no</td></tr>
+  </table>
+</div>
+<div class="sidebar">
+  <h3>Related posts</h3>
+  <ul><li><a href="/p/1">Ten pandas tricks you should know</a></li>
+  <li><a href="/p/2">Why your model overfits</a></li></ul>
+  <div class="newsletter"><h3>Newsletter</h3><p>Get one email a week. No spam.</p></div>
+</div>
+</div>
+<div class="footer">
+  <p>Copyright 2026 The ML Notebook. All rights reserved.</p>
+  <p><a href="/privacy">Privacy</a> · <a href="/terms">Terms</a> · <a href="/rss">RSS</a></p>
+</div>
+</body></html>
+"""
+
+
+def test_ordinary_page_keeps_the_article_and_drops_menus_banners_and_footer(
+    tmp_path: Path,
+) -> None:
+    """No <main>, no <nav>, no roles: only trafilatura's judgement tells article from clutter."""
+    doc = load_page(tmp_path, BLOG_PAGE, name="scaling.html")
+    assert doc.title == "Feature scaling, explained"
+    assert [(s.headings, s.anchor) for s in doc.sections] == [
+        (("Feature scaling, explained",), "feature-scaling"),
+        (("Feature scaling, explained", "Standardisation"), "standardisation"),
+        (("Feature scaling, explained", "Min-max scaling"), "min-max"),
+    ]
+    assert doc.sections[0].text.endswith("the second dominates for no good reason.")
+    standard = doc.sections[1].text
+    assert standard.startswith("Standardisation subtracts the mean of each feature")
+    assert (
+        "```python\nfrom sklearn.preprocessing import StandardScaler\n\n"
+        "scaler = StandardScaler().fit(X_train)\nX_test_scaled = scaler.transform(X_test)\n```"
+    ) in standard  # lines and language given back from the page
+    assert doc.sections[2].text.endswith(
+        "| method | robust to outliers |\n| --- | --- |\n| standardisation | somewhat |\n"
+        "| min-max | no |"
+    )
+    for clutter in (
+        "cookie", "Accept all", "Manage preferences", "Archive", "About us", "Subscribe",
+        "Related posts", "pandas tricks", "Newsletter", "No spam", "Copyright", "Privacy",
+        "RSS", "dataLayer",
+    ):  # fmt: skip
+        assert clutter not in doc.text, clutter
+
+
+def test_sphinx_is_recognised_by_its_generator_or_options_script() -> None:
+    body = (
+        "<body><div><h1 id='t'>Title</h1><p>What the module offers, in a few words.</p>"
+        "<dl class='py function'><dt class='sig' id='mod.f'>mod.f(x)</dt>"
+        "<dd><p>Return f of x.</p></dd></dl></div></body>"
+    )
+
+    def sections(head: str) -> list[tuple[tuple[str, ...], str | None]]:
+        html = f"<html><head>{head}</head>{body}</html>".encode()
+        doc = load_bytes(html, "https://docs.example.org/t.html", content_type="text/html")
+        return [(s.headings, s.anchor) for s in doc.sections]
+
+    sphinx = [(("Title",), "t"), (("Title", "mod.f"), "mod.f")]  # the object's own section
+    assert sections('<meta name="generator" content="Docutils 0.19: https://docutils.sourceforge.io/" />') == sphinx  # fmt: skip
+    assert sections('<script src="../_static/documentation_options.js?v=5929fcd5"></script>') == sphinx  # fmt: skip
+    assert sections('<meta name="generator" content="Hugo 0.120" />') != sphinx  # an article
