@@ -149,3 +149,36 @@ def test_local_search_returns_what_the_service_returns(onnx_index: Path, tmp_pat
     for mine, theirs in zip(got["results"], want, strict=True):
         assert mine["score"] == pytest.approx(theirs["score"], abs=1e-5)
         assert {**mine, "score": 0} == {**theirs, "score": 0}
+
+
+SERVE_PROBE = """
+import json, sys
+from fastapi.testclient import TestClient
+from api.app import create_app
+with TestClient(create_app()) as client:  # the lifespan loads the embedder and the index
+    ask = client.post("/v1/ask", json={{"question": "why does dropout zero activations?"}})
+    found = client.post("/v1/search", json={{"query": "dropout", "k": 2}})
+heavy = sorted(m for m in {heavy!r} if m in sys.modules)
+print(json.dumps({{"ask": ask.status_code, "search": found.status_code, "heavy": heavy}}))
+"""
+
+
+@pytest.mark.integration
+def test_the_service_on_the_default_backend_never_imports_torch(
+    onnx_index: Path, tmp_path: Path
+) -> None:
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")},
+        "PYTHONPATH": str(REPO),
+        "ASSISTANT_INDEX_DIR": str(onnx_index / "index"),
+        "ASSISTANT_CORPUS_DIR": str(onnx_index / "corpus"),
+        "ASSISTANT_DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.db'}",
+        "ASSISTANT_RELOAD_INTERVAL_S": "0",
+    }
+    proc = subprocess.run(
+        [sys.executable, "-c", SERVE_PROBE.format(heavy=TORCH)],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report == {"ask": 200, "search": 200, "heavy": []}
