@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import faiss
-import torch
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
@@ -70,10 +70,12 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # One OpenMP thread per search: requests run in parallel threads already.
         faiss.omp_set_num_threads(1)
-        # Likewise for torch: query embeddings are tiny, and two intra-op threads per request
-        # contend on a small machine (measured 0.67 s vs 0.028 s per query on 2 loaded cores).
-        torch.set_num_threads(1)
         state = build_state(settings, assistant)
+        torch = sys.modules.get("torch")  # only the torch backend loads it: never import it here
+        if torch is not None:
+            # Query embeddings are tiny, and two intra-op threads per request contend on a
+            # small machine (measured 0.67 s vs 0.028 s per query on 2 loaded cores).
+            torch.set_num_threads(1)
         app.state.assistant_state = state
         stop = threading.Event()
         poller = None

@@ -8,12 +8,14 @@ from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from api.authguard import AuthFailureLimiter
 from api.clientaddr import TrustedProxies
 from assistant.coach import StudyCoach
 from assistant.errors import AuthError, RateLimitedError
 from assistant.protocols import RateLimiter
+from assistant.ratelimit import MemoryRateLimiter
 from assistant.service import StudyAssistant
 from assistant.settings import Settings
 
@@ -63,7 +65,9 @@ async def _assistant_dep(request: Request) -> StudyAssistant:
     return get_state(request).assistant
 
 
-def get_request_id(request: Request) -> str | None:
+# Coroutines, like the two above: a sync dependency costs a worker-thread round trip per
+# request (three of them made a cached answer cost twice /health).
+async def get_request_id(request: Request) -> str | None:
     """The id the request-context middleware gave this request (X-Request-ID)."""
     rid = request.scope.get("state", {}).get("request_id")
     return str(rid) if rid else None
@@ -91,7 +95,7 @@ def _auth_failed(state: AppState, address: str, error: AuthError) -> AuthError:
     return error
 
 
-def authenticate(request: Request) -> Client:
+async def authenticate(request: Request) -> Client:
     """Check the API key (when keys are configured) and count the request against its limit."""
     state = get_state(request)
     address = state.proxies.client_address(request)
@@ -117,7 +121,12 @@ def authenticate(request: Request) -> Client:
         key_id = "anonymous"
         identity = f"ip:{address}"
         public = False
-    retry_after = state.limiter.hit(identity) if state.limiter is not None else None
+    limiter = state.limiter
+    retry_after = None
+    if isinstance(limiter, MemoryRateLimiter):
+        retry_after = limiter.hit(identity)  # a lock and a dict: no I/O, no thread needed
+    elif limiter is not None:  # Redis: network I/O stays off the event loop
+        retry_after = await run_in_threadpool(limiter.hit, identity)
     if retry_after is not None:
         raise RateLimitedError(
             f"rate limit of {state.settings.rate_limit_per_minute} requests per minute exceeded; "

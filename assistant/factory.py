@@ -1,29 +1,34 @@
-"""The one place that turns `Settings` into objects (embedder, generator, cache, ledger...)."""
+"""The one place that turns `Settings` into objects (embedder, generator, cache, ledger...).
+
+Each part is imported inside the function that builds it: `assistant search` needs the
+embedder and the retriever, not the coach, the ledger's migrations or Redis, and pays
+only for what it builds (a fresh CLI process is mostly imports).
+"""
 
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
-from assistant.coach import AnswerGrader, SqlCoachStore, StudyCoach
-from assistant.conversation_log import SqlConversationLog
-from assistant.embeddings import QueryMemoEmbedder, SentenceTransformerEmbedder
 from assistant.errors import AssistantError, ConfigError
-from assistant.grounding import Grounding
-from assistant.ledger import SqlCostLedger
-from assistant.onnx_embedder import OnnxEmbedder
-from assistant.protocols import (
-    Cache,
-    Embedder,
-    Generator,
-    Pricing,
-    RateLimiter,
-    SemanticLookup,
-    TokenWindow,
-)
-from assistant.retrieval import HybridRetriever, load_reranker
-from assistant.roadmap import Roadmap
-from assistant.service import StudyAssistant
-from assistant.settings import Settings
+
+if TYPE_CHECKING:
+    from assistant.coach import StudyCoach
+    from assistant.conversation_log import SqlConversationLog
+    from assistant.embeddings import SentenceTransformerEmbedder
+    from assistant.ledger import SqlCostLedger
+    from assistant.onnx_embedder import OnnxEmbedder
+    from assistant.protocols import (
+        Cache,
+        Embedder,
+        Generator,
+        Pricing,
+        RateLimiter,
+        SemanticLookup,
+    )
+    from assistant.retrieval import HybridRetriever
+    from assistant.service import StudyAssistant
+    from assistant.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +47,8 @@ def make_embedder(settings: Settings) -> SentenceTransformerEmbedder | OnnxEmbed
             query_prompt=settings.query_prompt,
             document_prompt=settings.document_prompt,
         )
+    from assistant.embeddings import SentenceTransformerEmbedder
+
     return SentenceTransformerEmbedder(
         settings.embedding_model,
         device=settings.embedding_device,
@@ -52,6 +59,8 @@ def make_embedder(settings: Settings) -> SentenceTransformerEmbedder | OnnxEmbed
 
 
 def make_retriever(settings: Settings) -> HybridRetriever:
+    from assistant.retrieval import HybridRetriever, load_reranker
+
     reranker = load_reranker(settings.reranker_model) if settings.reranker_model else None
     return HybridRetriever(
         fusion=settings.fusion,
@@ -125,6 +134,8 @@ def make_cache(settings: Settings) -> tuple[Cache, SemanticLookup | None]:
 
 def make_ledger(settings: Settings) -> SqlCostLedger:
     """The cost ledger (a ``CostLedger``; the build job also records its builds in it)."""
+    from assistant.ledger import SqlCostLedger
+
     return SqlCostLedger(
         settings.database_url,
         spill_dir=settings.resolved_ledger_spill_dir,
@@ -134,6 +145,7 @@ def make_ledger(settings: Settings) -> SqlCostLedger:
 
 def make_conversation_log(settings: Settings) -> SqlConversationLog:
     """Stored conversations, in the ledger's database (migrated), written in the background."""
+    from assistant.conversation_log import SqlConversationLog
     from assistant.ledger_db import create_ledger_engine
     from assistant.migrations import upgrade_schema
 
@@ -157,6 +169,12 @@ def make_pricing(settings: Settings) -> Pricing:
 
 def make_assistant(settings: Settings, *, embedder: Embedder | None = None) -> StudyAssistant:
     """Everything the service needs, wired from settings; loads the index if published."""
+    from assistant.embeddings import QueryMemoEmbedder
+    from assistant.grounding import Grounding
+    from assistant.protocols import TokenWindow
+    from assistant.roadmap import Roadmap
+    from assistant.service import StudyAssistant
+
     inner = embedder or make_embedder(settings)
     if getattr(inner, "loaded", True) is False:
         # Embedders load lazily (a build may need none); a service loads before it is ready,
@@ -210,8 +228,10 @@ def make_rate_limiter(settings: Settings) -> RateLimiter | None:
 
 def make_coach(settings: Settings, embedder: Embedder) -> StudyCoach:
     """The study coach, storing learners' cards in the ledger's database (migrated)."""
+    from assistant.coach import AnswerGrader, SqlCoachStore, StudyCoach
     from assistant.ledger_db import create_ledger_engine
     from assistant.migrations import upgrade_schema
+    from assistant.roadmap import Roadmap
 
     engine = create_ledger_engine(settings.database_url)
     upgrade_schema(engine)

@@ -22,7 +22,7 @@ that finds the queue full for ``stall_s`` is dropped (both counted in ``dropped`
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -205,7 +205,11 @@ def _as_utc(ts: datetime) -> datetime:
     return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
 
 
+_QUERY_FIELDS = tuple(f.name for f in fields(QueryCost))
+
+
 def _row_values(row: QueryCost) -> dict[str, Any]:
-    values = asdict(row)
+    # Every field is a scalar: a shallow read (asdict deep-copies, per row of every request).
+    values = {name: getattr(row, name) for name in _QUERY_FIELDS}
     values["ts"] = _as_utc(row.ts)
     return values

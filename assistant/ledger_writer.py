@@ -20,6 +20,10 @@ from assistant.ledger_spill import SpillDir
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 500  # rows per INSERT; SQLite handles bigger, PostgreSQL's round trip is what costs
+# After the first row of a batch, wait this long for more: under load one transaction then
+# carries dozens of rows instead of one (a commit per cached answer cost as much CPU as the
+# answer itself); a row reaches the database at most this much later.
+LINGER_S = 0.02
 BACKOFF_S = (0.2, 5.0)  # first and longest wait between attempts while the database fails
 # Errors that say "the database is not there right now", as opposed to a bad row.
 TRANSIENT = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError)
@@ -153,6 +157,8 @@ class LedgerWriter:
             except queue.Empty:
                 item = False  # type: ignore[assignment]  # no row: time to retry the spill
             batch: list[Any] = []
+            if item is not None and item is not False and self._queue.qsize() < BATCH_SIZE:
+                time.sleep(LINGER_S)
             while True:
                 if item is None:
                     stop = True

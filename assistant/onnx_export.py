@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import warnings
 from pathlib import Path
 
 from assistant.errors import ConfigError
@@ -68,7 +69,9 @@ def _export(model_dir: Path, out: Path) -> None:
     import torch
     from transformers import AutoModel
 
-    logger.info("exporting %s to ONNX (once): %s", model_dir, out)
+    # Once per machine and model (~30 s on 2 cores): said at WARNING so a first command
+    # that seems slow says why.
+    logger.warning("exporting the embedding model to ONNX once, into %s", out.parent)
     try:
         model = AutoModel.from_pretrained(str(model_dir), attn_implementation="eager").eval()
     except Exception as exc:
@@ -90,7 +93,10 @@ def _export(model_dir: Path, out: Path) -> None:
     mask = (ids != 0).long()
     tmp = out.with_name(out.name + f".{os.getpid()}.tmp")
     axes = {"batch": 0, "tokens": 1}
-    with torch.no_grad():
+    # The tracer's notes on advanced indexing concern negative indices, which BERT's graph
+    # does not use; they are noise on a user's terminal.
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         torch.onnx.export(
             _Encoder(model),
             (ids, mask, torch.zeros_like(ids)),

@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable
-from typing import Any
-
-from langchain_text_splitters import RecursiveCharacterTextSplitter
+from typing import TYPE_CHECKING, Any
 
 from assistant.types import Chunk, Document
+
+if TYPE_CHECKING:  # langchain-core is 0.25 s of imports: loaded when a file is chunked
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 # Paragraphs first, then code fences, lines, sentences, words.
 SEPARATORS = ["\n\n", "\n```", "\n", ". ", " ", ""]
@@ -45,6 +46,8 @@ class TokenChunker:
         # The heading path is embedded with every chunk, so the body gets what is left.
         size = max(size, 32)
         if size not in self._splitters:
+            from langchain_text_splitters import RecursiveCharacterTextSplitter
+
             self._splitters[size] = RecursiveCharacterTextSplitter(
                 separators=SEPARATORS,
                 chunk_size=size,

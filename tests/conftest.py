@@ -28,10 +28,10 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session")
 def embedder():  # type: ignore[no-untyped-def]
-    """The bundled all-MiniLM-L6-v2, loaded once for the whole run."""
-    from assistant.embeddings import SentenceTransformerEmbedder
+    """The bundled all-MiniLM-L6-v2 on the default backend, loaded once for the whole run."""
+    from tests.support.embedders import default_embedder
 
-    return SentenceTransformerEmbedder("all-MiniLM-L6-v2")
+    return default_embedder()
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ from fastapi.responses import StreamingResponse
 
 from api.deps import AppStateDep, ClientDep, RequestIdDep
 from api.errors import status_for
+from api.fastjson import FastJSONResponse
 from api.routes.coach import count_asked
 from api.routes.conversations import conversation_owner
 from api.routes.sse import SSE_HEADERS, sse
@@ -98,4 +99,4 @@ def create_answer(  # type: ignore[no-untyped-def]
         )
     answer = assistant.ask(body.question, opts)
     counted(answer)
-    return answer.to_json()
+    return FastJSONResponse(answer.to_json())  # the AskResponse fields, encoded once

@@ -1,6 +1,7 @@
 """`assistant search` and `assistant ask`: in-process, or through a running `assistant serve`.
 
-Loading the embedding model takes seconds on every call; a server keeps it loaded. With
+A local call loads only what it needs (the ONNX embedder, the index; `search` no cache,
+ledger or generator), so it answers in about a second; a server keeps even that loaded. With
 ``ASSISTANT_SERVER_URL`` set, both commands ask that server first and load the model
 locally only when it does not answer (see ``assistant.cli.remote``).
 """
@@ -36,13 +37,20 @@ def search(
     s = settings_with(semantic_cache=False)
     data = RemoteAssistant.from_settings(s).search(query, k, phase_list, source_list)
     if data is None:
-        from assistant.factory import make_assistant
+        # The service's own searcher, without the rest of the service (cache, ledger,
+        # generator): a one-shot process pays only for the embedder and the index.
+        from assistant.factory import make_embedder, make_retriever
+        from assistant.searcher import IndexSearcher
 
-        a = make_assistant(s)
-        try:
-            hits, version = a.search(query, k, phases=phase_list, sources=source_list)
-        finally:
-            a.close()
+        searcher = IndexSearcher(
+            make_embedder(s),
+            make_retriever(s),
+            index_dir=s.index_dir,
+            top_k=s.top_k,
+            max_query_chars=s.max_question_chars,
+        )
+        searcher.reload()
+        hits, version = searcher.search(query, k, phases=phase_list, sources=source_list)
         data = {"results": [h.to_json() for h in hits], "index_version": version}
     emit(data, as_json, search_summary)
 

@@ -14,22 +14,41 @@ from urllib.parse import urlsplit
 
 from assistant.types import Document
 from indexing.loaders.common import Parsed, SkippedSource, decode_text
-from indexing.loaders.html import parse_html
 from indexing.loaders.markdown import parse_markdown
-from indexing.loaders.notebook import parse_notebook
-from indexing.loaders.pdf import parse_pdf
 from indexing.loaders.text import parse_rst, parse_text
 
 __all__ = ["SUPPORTED_SUFFIXES", "SkippedSource", "load_bytes", "load_file"]
+
+
+# The HTML, PDF and notebook parsers import BeautifulSoup, pypdf and nbformat (0.4 s
+# together): imported on the first file of their kind, so a rebuild that parses one
+# Markdown file (or none) does not pay for them.
+def _parse_html(data: bytes, charset: str | None) -> Parsed:
+    from indexing.loaders.html import parse_html
+
+    return parse_html(data, charset)
+
+
+def _parse_pdf(data: bytes, _charset: str | None) -> Parsed:
+    from indexing.loaders.pdf import parse_pdf
+
+    return parse_pdf(data)
+
+
+def _parse_notebook(data: bytes, charset: str | None) -> Parsed:
+    from indexing.loaders.notebook import parse_notebook
+
+    return parse_notebook(decode_text(data, charset))
+
 
 # format name → (parser of raw bytes and an optional charset, Document.kind)
 _FORMATS: dict[str, tuple[Callable[[bytes, str | None], Parsed], str]] = {
     "markdown": (lambda data, cs: parse_markdown(decode_text(data, cs)), "markdown"),
     "text": (lambda data, cs: parse_text(decode_text(data, cs)), "text"),
     "rst": (lambda data, cs: parse_rst(decode_text(data, cs)), "text"),
-    "html": (parse_html, "html"),
-    "pdf": (lambda data, _cs: parse_pdf(data), "pdf"),
-    "notebook": (lambda data, cs: parse_notebook(decode_text(data, cs)), "notebook"),
+    "html": (_parse_html, "html"),
+    "pdf": (_parse_pdf, "pdf"),
+    "notebook": (_parse_notebook, "notebook"),
 }
 _FORMAT_BY_SUFFIX = {
     ".md": "markdown",

@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from assistant.embeddings import SentenceTransformerEmbedder
 from tests.conftest import CORPUS, LiveServer, build_corpus_index, make_settings
+from tests.support.embedders import default_embedder
 
 SEARCHES = ["git branches", "numpy broadcasting", "attention in transformers", "docker layers"]
 QUESTIONS = ["What is a Python generator?", "How does PPO work?", "What is data leakage?"]
@@ -84,19 +84,19 @@ def add_section(corpus: Path, title: str, text: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def build_embedder() -> SentenceTransformerEmbedder:
+def build_embedder() -> Any:
     """The build job's own model, as in production where it is another process.
 
     (A tokenizer is not thread-safe: the build's chunker must not share the service's.)
     """
-    return SentenceTransformerEmbedder("all-MiniLM-L6-v2")
+    return default_embedder()
 
 
 @pytest.mark.slow
 def test_no_failed_query_during_swaps(
     corpus_index: Path,
     embedder,
-    build_embedder: SentenceTransformerEmbedder,
+    build_embedder: Any,
     tmp_path: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     corpus, index = tmp_path / "corpus", tmp_path / "index"

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
+from assistant.embeddings import SentenceTransformerEmbedder
 from assistant.errors import ConfigError, IndexCorruptError
 from assistant.factory import make_embedder
 from assistant.index import MANIFEST, VERSIONS, Manifest, current_version
@@ -39,6 +40,12 @@ def cache_dir() -> Path:
 
 
 @pytest.fixture(scope="module")
+def torch_embedder() -> SentenceTransformerEmbedder:
+    """The reference: sentence-transformers on torch (the session's embedder is the default)."""
+    return SentenceTransformerEmbedder("all-MiniLM-L6-v2")
+
+
+@pytest.fixture(scope="module")
 def onnx_fp32(cache_dir: Path) -> OnnxEmbedder:
     return OnnxEmbedder("all-MiniLM-L6-v2", cache_dir=cache_dir, quantized=False)
 
@@ -54,7 +61,10 @@ def _note_texts() -> list[str]:
     return paras[:40]
 
 
-def test_float32_vectors_equal_torch(embedder, onnx_fp32: OnnxEmbedder) -> None:  # type: ignore[no-untyped-def]
+def test_float32_vectors_equal_torch(
+    torch_embedder: SentenceTransformerEmbedder, onnx_fp32: OnnxEmbedder
+) -> None:
+    embedder = torch_embedder
     texts = TEXTS + _note_texts()
     ref = embedder.embed_documents(texts)
     got = onnx_fp32.embed_documents(texts)
@@ -65,9 +75,12 @@ def test_float32_vectors_equal_torch(embedder, onnx_fp32: OnnxEmbedder) -> None:
     assert float(q @ embedder.embed_query(TEXTS[2])) >= 0.999
 
 
-def test_int8_vectors_stay_close_to_torch(embedder, onnx_int8: OnnxEmbedder) -> None:  # type: ignore[no-untyped-def]
+def test_int8_vectors_stay_close_to_torch(
+    torch_embedder: SentenceTransformerEmbedder, onnx_int8: OnnxEmbedder
+) -> None:
     texts = TEXTS + _note_texts()
-    cos = (onnx_int8.embed_documents(texts) * embedder.embed_documents(texts)).sum(axis=1)
+    ref = torch_embedder.embed_documents(texts)
+    cos = (onnx_int8.embed_documents(texts) * ref).sum(axis=1)
     assert float(cos.min()) >= 0.97, cos
 
 
@@ -125,7 +138,10 @@ def test_mismatched_backend_is_refused_at_load(onnx_int8: OnnxEmbedder, tmp_path
     assert "ASSISTANT_EMBEDDING_BACKEND=onnx-int8" in str(err.value)
 
 
-def test_a_manifest_without_a_backend_reads_as_torch(embedder, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_manifest_without_a_backend_reads_as_torch(
+    torch_embedder: SentenceTransformerEmbedder, tmp_path: Path
+) -> None:
+    embedder = torch_embedder
     corpus = write_corpus(tmp_path / "corpus")
     index_dir = tmp_path / "index"
     build(embedder, corpus, index_dir)
@@ -140,13 +156,13 @@ def test_a_manifest_without_a_backend_reads_as_torch(embedder, tmp_path: Path) -
 
 
 def test_rebuild_with_another_backend_embeds_everything_again(
-    embedder,  # type: ignore[no-untyped-def]
+    torch_embedder: SentenceTransformerEmbedder,
     onnx_fp32: OnnxEmbedder,
     tmp_path: Path,
 ) -> None:
     corpus = write_corpus(tmp_path / "corpus")
     index_dir = tmp_path / "index"
-    build(embedder, corpus, index_dir)
+    build(torch_embedder, corpus, index_dir)
     report = build(onnx_fp32, corpus, index_dir)
     assert report.reused == 0 and report.embedded == report.chunks
     assert report.full_rebuild_reason == "embedding backend changed (torch -> onnx)"

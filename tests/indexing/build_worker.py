@@ -23,10 +23,10 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 def main(argv: list[str]) -> int:
     corpus, index_dir, stage, marker, hold = argv
-    from assistant.embeddings import SentenceTransformerEmbedder
     from indexing.build import BuildOptions, build_index
+    from tests.support.embedders import default_embedder
 
-    embedder = SentenceTransformerEmbedder("all-MiniLM-L6-v2")
+    embedder = default_embedder()
     paused = False
 
     def progress(name: str, done: int, total: int) -> None:

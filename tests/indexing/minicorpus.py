@@ -161,6 +161,7 @@ class CountingEmbedder:
         self.dimension = inner.dimension
         self.max_seq_length = inner.max_seq_length
         self.tokenizer = inner.tokenizer
+        self.backend = getattr(inner, "backend", "torch")  # recorded in the manifest
         self.calls = 0
         self.texts: list[str] = []
 

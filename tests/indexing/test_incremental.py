@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from assistant.embeddings import SentenceTransformerEmbedder
 from assistant.index import MANIFEST, VERSIONS, Manifest, current_version
 from tests.indexing.minicorpus import CountingEmbedder, build, published_chunks, write_corpus
+from tests.support.embedders import default_embedder
 
 
 def _manifest(index_dir: Path) -> Manifest:
@@ -41,7 +41,7 @@ def test_unchanged_rebuild_embeds_nothing_and_never_loads_the_model(
 ) -> None:
     corpus, index_dir = built
     before = published_chunks(index_dir)
-    fresh = SentenceTransformerEmbedder("all-MiniLM-L6-v2")  # lazy: nothing loaded yet
+    fresh = default_embedder()  # lazy: nothing loaded yet
     counting = CountingEmbedder(fresh)
     report = build(counting, corpus, index_dir)
     assert report.published and report.embedded == 0 and report.reused == len(before)
@@ -90,7 +90,7 @@ def test_touched_but_unchanged_file_is_not_parsed(built: tuple[Path, Path]) -> N
     guide = corpus / "guide.md"
     st = guide.stat()
     os.utime(guide, ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))
-    report = build(SentenceTransformerEmbedder("all-MiniLM-L6-v2"), corpus, index_dir)
+    report = build(default_embedder(), corpus, index_dir)
     assert report.embedded == 0
     assert _manifest(index_dir).stats["files"] == {"parsed": 0, "unchanged": 3, "touched": 1}
     # The new mtime is recorded, so the next build does not count it as touched again.
@@ -101,7 +101,7 @@ def test_changed_phases_in_sources_toml_rechunk_the_file(built: tuple[Path, Path
     corpus, index_dir = built
     toml = corpus / "sources.toml"
     toml.write_text(toml.read_text().replace("phases = [3]", "phases = [4]"))
-    report = build(SentenceTransformerEmbedder("all-MiniLM-L6-v2"), corpus, index_dir)
+    report = build(default_embedder(), corpus, index_dir)
     assert _manifest(index_dir).stats["files"]["parsed"] >= 1
     assert report.embedded == 0  # same texts: vectors reused by content hash
     tools = [c for c in published_chunks(index_dir) if c.source == "notes/tools.txt"]
@@ -121,7 +121,7 @@ def test_deleted_file_drops_its_chunks(built: tuple[Path, Path]) -> None:
     toml = corpus / "sources.toml"
     lines = toml.read_text().split("[[source]]")
     toml.write_text("[[source]]".join(p for p in lines if "tools.txt" not in p))
-    report = build(SentenceTransformerEmbedder("all-MiniLM-L6-v2"), corpus, index_dir)
+    report = build(default_embedder(), corpus, index_dir)
     assert report.embedded == 0
     assert {c.source for c in published_chunks(index_dir)} == {"guide.md", "notes/phase-7-rl.md"}
     assert "notes/tools.txt" not in _manifest(index_dir).fingerprints
