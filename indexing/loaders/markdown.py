@@ -30,6 +30,8 @@ _MD = MarkdownIt("commonmark").enable("table").use(front_matter_plugin)
 _COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.DOTALL)  # an unclosed comment runs to the end
 _BR = re.compile(r"<br\s*/?>", re.IGNORECASE)
 _CODE = frozenset({"fence", "code_block"})
+# Front-matter values read as text; anything else (a mapping, an alias-built nest) is ignored.
+_SCALARS = (str, int, float)
 _EMPTY_HEADING = re.compile(r"^ {0,3}#{1,6}[ \t]*$")  # e.g. "# " swallowed by an HTML block
 
 
@@ -94,7 +96,8 @@ def parse_markdown(text: str) -> Parsed:
             body.append((kinds[n] == "code", lines[n]))
         n += 1
     flush()
-    front_title = str(front.get("title") or "").strip() or None
+    declared = front.get("title")
+    front_title = str(declared).strip() or None if isinstance(declared, _SCALARS) else None
     return Parsed(non_empty(sections), front_title or first_h1, _tags(front.get("tags")))
 
 
@@ -157,7 +160,10 @@ def _front_matter(content: str) -> dict[str, Any]:
 
 def _tags(value: Any) -> tuple[str, ...]:
     """Front-matter ``tags``: a YAML list, or one comma-separated string."""
-    if value is None:
+    if isinstance(value, _SCALARS):
+        items: list[Any] = str(value).split(",")
+    elif isinstance(value, list):
+        items = [i for i in value if isinstance(i, _SCALARS)]
+    else:
         return ()
-    items = value if isinstance(value, list) else str(value).split(",")
     return tuple(dict.fromkeys(t for t in (str(i).strip() for i in items) if t))

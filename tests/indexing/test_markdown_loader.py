@@ -170,3 +170,16 @@ def test_heading_text_is_what_a_reader_sees() -> None:
     assert heading_text("**Bold** and _em_ ![logo](x.png) &amp; <b>tag</b>") == (
         "Bold and em logo & tag"
     )
+
+
+def test_front_matter_values_that_are_not_text_are_ignored() -> None:
+    # An alias-built nest would be huge as text ("billion laughs"); only scalars are read.
+    front = (
+        "---\na: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+        "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\ntitle: {nested: *c}\ntags: [ok, *c, 7]\n---\n"
+        "Body.\n"
+    )
+    parsed = parse_markdown(front)
+    assert parsed.title is None
+    assert parsed.tags == ("ok", "7")
+    assert parsed.sections[0].text == "Body."
