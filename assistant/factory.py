@@ -7,6 +7,7 @@ import logging
 from assistant.coach import AnswerGrader, SqlCoachStore, StudyCoach
 from assistant.embeddings import QueryMemoEmbedder, SentenceTransformerEmbedder
 from assistant.errors import AssistantError, ConfigError
+from assistant.feedback_store import SqlFeedbackStore
 from assistant.grounding import Grounding
 from assistant.ledger import SqlCostLedger
 from assistant.onnx_embedder import OnnxEmbedder
@@ -203,3 +204,13 @@ def make_coach(settings: Settings, embedder: Embedder) -> StudyCoach:
         AnswerGrader(embedder),
         Roadmap.from_file(settings.corpus_dir / "roadmap.md"),
     )
+
+
+def make_feedback(settings: Settings) -> SqlFeedbackStore:
+    """Learners' ratings of answers, in the ledger's database (migrated)."""
+    from assistant.ledger_db import create_ledger_engine
+    from assistant.migrations import upgrade_schema
+
+    engine = create_ledger_engine(settings.database_url)
+    upgrade_schema(engine)
+    return SqlFeedbackStore(engine)

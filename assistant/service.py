@@ -26,6 +26,7 @@ from assistant.answer_cache import AnswerCache, CacheHit, CacheScope
 from assistant.answer_writer import Written, passage_budget, write_answer
 from assistant.compose import NOT_COVERED, RequestInfo, Timings, compose_answer, cost_row
 from assistant.conversation_store import Conversation, ConversationStore
+from assistant.feedback import AnswerRecall
 from assistant.generation.rewrite import rewrite_follow_up
 from assistant.prompts import PROMPT_VERSION, build_messages, fit_passages
 from assistant.protocols import (
@@ -103,6 +104,7 @@ class StudyAssistant:
         self.answers = AnswerCache(cache, semantic, cache_ttl_s)
         self.grounding = grounding  # adds the passages an answer needs (section lead, roadmap)
         self.conversations = ConversationStore(cache, cache_ttl_s)
+        self.answered = AnswerRecall(cache, cache_ttl_s)  # what a rating of an answer stores
         self.generator = generator
         self.fallback = fallback
         self.window = window  # the generator's own tokenizer and context size, if it has one
@@ -245,6 +247,7 @@ class StudyAssistant:
             saved, embed_tokens = 0.0, self.embedder.count_tokens(standalone)
         timings.embed_ms = query.embed_ms
         self.conversations.append(conv, question, answer.answer)
+        self.answered.remember(opts.key_id, standalone, answer)
         self.ledger.record(
             cost_row(answer, opts.key_id, opts.endpoint, timings, saved, embed_tokens)
         )

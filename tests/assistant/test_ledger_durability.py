@@ -233,11 +233,16 @@ def test_the_migrations_build_exactly_the_tables_the_ledger_writes(
     import sqlalchemy as sa
 
     from assistant.coach.store import metadata as coach_metadata
+    from assistant.feedback import feedback_tables
+    from assistant.ledger_db import ledger_tables
 
     led = SqlCostLedger(url)
-    # The database holds the ledger's tables and the coach's: both must match their code.
+    # The database holds the ledger's tables (with feedback) and the coach's: all must match
+    # their code.
+    ledger_metadata, queries, _ = ledger_tables()
+    feedback_tables(ledger_metadata, queries)
     expected = sa.MetaData()
-    for table in [*led.metadata.tables.values(), *coach_metadata.tables.values()]:
+    for table in [*ledger_metadata.tables.values(), *coach_metadata.tables.values()]:
         table.to_metadata(expected)
     try:
         with led.engine.connect() as conn:

@@ -11,6 +11,7 @@
  *   tabs.js      Chat | Quiz | Progress tabs       learner.js   coach requests, X-Learner-Id
  *   quiz.js      the Quiz view                     progress.js  the Progress view
  *   coachkit.js  errors/passages of those views
+ *   passages.js  a cited passage in a side panel   feedback.js  thumbs and comment per answer
  * The parts share one context ``w`` (settings, elements, state); each install* adds its
  * functions to it, and calls between parts go through it at event time.
  */
@@ -19,8 +20,10 @@ import { installAsk } from "./ask.js";
 import { installCitations } from "./citations.js";
 import { installComposer } from "./composer.js";
 import { readConfig } from "./config.js";
+import { installFeedback } from "./feedback.js";
 import { installLearner } from "./learner.js";
 import { installPanel } from "./panel.js";
+import { installPassages } from "./passages.js";
 import { installProgress } from "./progress.js";
 import { installQuiz } from "./quiz.js";
 import { installTabs } from "./tabs.js";
@@ -73,6 +76,8 @@ export async function start(script) {
   installLearner(w);
   installQuiz(w);
   installProgress(w);
+  installPassages(w);
+  installFeedback(w);
 
   const { host } = w.view;
   w.updateControls();
