@@ -8,6 +8,7 @@ which changes nothing stored.
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -95,7 +96,8 @@ def test_a_rating_is_stored_with_the_answer_and_a_second_replaces_it(service: Se
     # The answered turn is stored with the rating: usable as a Q&A pair.
     assert row["question"] == QUESTION and row["answer"] == answer["answer"]
     assert row["index_version"] == answer["index_version"]
-    context = row["context"]
+    # JSON: PostgreSQL's driver decodes it, SQLite's hands back the text.
+    context = json.loads(row["context"]) if isinstance(row["context"], str) else row["context"]
     assert isinstance(context, list) and len(context) >= max(c["id"] for c in answer["citations"])
     for c in answer["citations"]:
         assert context[c["id"] - 1]["text"].startswith(c["snippet"])
