@@ -49,7 +49,8 @@ export function installFeedback(w) {
     const requestId = data && data.request_id;
     if (!requestId) return null;
     const state = { rating: null, comment: null, busy: false };
-    const stateText = h("span", { class: "feedback-state", role: "status" });
+    // Said through the widget's one polite live region (announce), shown here.
+    const stateText = h("span", { class: "feedback-state" });
     const thumb = (rating, glyph, label) =>
       h(
         "button",
@@ -58,17 +59,12 @@ export function installFeedback(w) {
       );
     const up = thumb("up", "👍", "Helpful");
     const down = thumb("down", "👎", "Not helpful");
-    const boxId = nextId("feedback-comment");
-    const box = h("textarea", { id: boxId, rows: "2", maxlength: String(MAX_COMMENT) });
-    const label = h("label", { for: boxId });
-    const sendBtn = h("button", { type: "submit", class: "ghost feedback-send" }, "Send comment");
-    const form = h("form", { class: "feedback-comment", hidden: true }, label, box, sendBtn);
     const bar = h(
       "div",
       { class: "feedback", role: "group", "aria-label": "Rate this answer" },
       h("div", { class: "feedback-row" }, h("span", { class: "feedback-ask" }, T.feedbackAsk), up, down, stateText),
-      form,
     );
+    let form = null; // the comment box, made when a thumb is chosen and removed once sent
 
     function say(text) {
       stateText.textContent = text;
@@ -97,29 +93,41 @@ export function installFeedback(w) {
       return true;
     }
 
+    function commentForm() {
+      const boxId = nextId("feedback-comment");
+      const box = h("textarea", { id: boxId, rows: "2", maxlength: String(MAX_COMMENT) });
+      const label = h("label", { for: boxId });
+      const sendBtn = h("button", { type: "submit", class: "ghost feedback-send" }, "Send comment");
+      const f = h("form", { class: "feedback-comment" }, label, box, sendBtn);
+      f.addEventListener("submit", async (e) => {
+        e.preventDefault();
+        const comment = box.value.trim();
+        if (!comment) {
+          box.focus();
+          return;
+        }
+        if (!(await rate(state.rating, comment))) return;
+        f.remove();
+        form = null;
+        say(T.feedbackCommentSaved);
+        (state.rating === "up" ? up : down).focus();
+      });
+      bar.append(f);
+      return f;
+    }
+
     async function choose(rating) {
       // A comment already sent stays with the answer when the thumb changes.
       if (!(await rate(rating, state.comment))) return;
       say(T.feedbackThanks);
-      label.textContent =
+      if (state.comment) return;
+      form = form || commentForm();
+      form.querySelector("label").textContent =
         rating === "down" ? "What was wrong or missing? (optional)" : "What was most useful? (optional)";
-      form.hidden = false;
     }
 
     up.addEventListener("click", () => choose("up"));
     down.addEventListener("click", () => choose("down"));
-    form.addEventListener("submit", async (e) => {
-      e.preventDefault();
-      const comment = box.value.trim();
-      if (!comment) {
-        box.focus();
-        return;
-      }
-      if (!(await rate(state.rating, comment))) return;
-      form.hidden = true;
-      say(T.feedbackCommentSaved);
-      (state.rating === "up" ? up : down).focus();
-    });
     return bar;
   }
 
