@@ -11,8 +11,16 @@ import pytest
 import sqlalchemy as sa
 from playwright.sync_api import expect
 
-from tests.widget.conftest import AXE
-from tests.widget.helpers import ask, focused, in_shadow, open_widget, q, wait_answer
+from tests.widget.conftest import AXE, OUTPUT
+from tests.widget.helpers import (
+    ask,
+    check_png,
+    focused,
+    in_shadow,
+    open_widget,
+    q,
+    wait_answer,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -98,6 +106,11 @@ def test_read_a_cited_passage_walk_its_source_and_rate_the_answer(tabs, service)
     expect(side.locator(".passage-text")).to_contain_text(words)
     assert fetched == [first.chunk_id, passage.next.chunk_id], "a passage is fetched once"
 
+    OUTPUT.mkdir(exist_ok=True)
+    shot = OUTPUT / "widget-passage.png"
+    page.screenshot(path=str(shot))
+    check_png(shot, 1280, 800)
+
     # The open side panel passes axe (serious and critical rules).
     page.add_script_tag(path=str(AXE))
     found = page.evaluate(
@@ -132,6 +145,7 @@ def test_read_a_cited_passage_walk_its_source_and_rate_the_answer(tabs, service)
     box.fill(comment)
     bot.locator(".feedback-send").click()
     expect(bot.locator(".feedback-state")).to_have_text("Thanks, your comment was saved.")
+    page.screenshot(path=str(OUTPUT / "widget-feedback.png"))
     expect(bot.locator(".feedback-comment")).to_be_hidden()
     [row] = feedback_rows(service.settings.database_url, comment)
     assert (row["rating"], row["key_id"], row["question"]) == ("down", "anonymous", QUESTION)

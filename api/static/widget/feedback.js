@@ -51,14 +51,16 @@ export function installFeedback(w) {
     const state = { rating: null, comment: null, busy: false };
     // Said through the widget's one polite live region (announce), shown here.
     const stateText = h("span", { class: "feedback-state" });
-    const thumb = (rating, glyph, label) =>
+    // Words, not emoji: many systems have no emoji font and would show empty boxes.
+    const thumb = (rating, text, title) =>
       h(
         "button",
-        { type: "button", class: `ghost thumb thumb-${rating}`, "aria-pressed": "false", "aria-label": label, title: label },
-        h("span", { "aria-hidden": "true" }, glyph),
+        { type: "button", class: `ghost thumb thumb-${rating}`, "aria-pressed": "false", title },
+        h("span", { class: "thumb-icon", "aria-hidden": "true" }),
+        text,
       );
-    const up = thumb("up", "👍", "Helpful");
-    const down = thumb("down", "👎", "Not helpful");
+    const up = thumb("up", "Yes", "Helpful (thumbs up)");
+    const down = thumb("down", "No", "Not helpful (thumbs down)");
     const bar = h(
       "div",
       { class: "feedback", role: "group", "aria-label": "Rate this answer" },

@@ -90,7 +90,7 @@ export function installPassages(w) {
     if (!n) return;
     button.replaceChildren(
       h("span", { class: "passage-dir" }, label),
-      h("span", { class: "passage-preview" }, n.preview || ""),
+      h("span", { class: "passage-preview" }, String(n.preview || "").replace(/\*\*|__|`/g, "")),
     );
     button.onclick = () => show(n.chunk_id, null, true);
   }
