@@ -19,7 +19,19 @@ from api.clientaddr import TrustedProxies
 from api.deps import AppState, hash_key
 from api.errors import ERROR_RESPONSES, install_error_handlers
 from api.middleware import RequestContextMiddleware
-from api.routes import admin, ask, chat, coach, conversations, health, roadmap, search, widget
+from api.routes import (
+    admin,
+    ask,
+    chat,
+    coach,
+    conversations,
+    feedback,
+    health,
+    passages,
+    roadmap,
+    search,
+    widget,
+)
 from assistant.errors import AssistantError
 from assistant.service import StudyAssistant
 from assistant.settings import Settings, get_settings
@@ -37,7 +49,7 @@ def _poll_index(assistant: StudyAssistant, interval_s: float, stop: threading.Ev
 
 
 def build_state(settings: Settings, assistant: StudyAssistant | None = None) -> AppState:
-    from assistant.factory import make_assistant, make_coach, make_rate_limiter
+    from assistant.factory import make_assistant, make_coach, make_feedback, make_rate_limiter
 
     if assistant is None:
         assistant = make_assistant(settings)
@@ -58,6 +70,7 @@ def build_state(settings: Settings, assistant: StudyAssistant | None = None) -> 
         proxies=TrustedProxies(settings.trusted_proxies, settings.trusted_proxy_header),
         auth_failures=AuthFailureLimiter(per_minute) if per_minute > 0 else None,
         coach=make_coach(settings, assistant.embedder),
+        feedback=make_feedback(settings),
     )
 
 
@@ -94,6 +107,8 @@ def create_app(
             if poller is not None:
                 poller.join(timeout=5)
             state.assistant.close()
+            if state.feedback is not None:
+                state.feedback.close()
 
     # /docs (Swagger UI) with its script and styles served by this app, not from a CDN, so
     # it works offline. No /redoc: ReDoc always loads its logo from cdn.redoc.ly.
@@ -105,7 +120,9 @@ def create_app(
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for module in (ask, search, chat, coach, conversations, health, admin, roadmap, widget):
+    for module in (
+        ask, search, passages, feedback, chat, coach, conversations, health, admin, roadmap, widget,
+    ):  # fmt: skip
         for route in module.router.routes:
             # The one-line docstring is the OpenAPI summary (FastAPI would title-case the name).
             if isinstance(route, APIRoute) and not route.summary and route.description:

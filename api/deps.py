@@ -14,6 +14,7 @@ from api.authguard import AuthFailureLimiter
 from api.clientaddr import TrustedProxies
 from assistant.coach import StudyCoach
 from assistant.errors import AuthError, RateLimitedError
+from assistant.feedback_store import SqlFeedbackStore
 from assistant.protocols import RateLimiter
 from assistant.ratelimit import MemoryRateLimiter
 from assistant.service import StudyAssistant
@@ -37,6 +38,7 @@ class AppState:
     proxies: TrustedProxies = field(default_factory=lambda: TrustedProxies(()))
     auth_failures: AuthFailureLimiter | None = None
     coach: StudyCoach | None = None  # quizzes and progress; None when not configured
+    feedback: SqlFeedbackStore | None = None  # learners' ratings; None when not configured
 
 
 @dataclass(slots=True, frozen=True)

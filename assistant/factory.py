@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from assistant.coach import StudyCoach
     from assistant.conversation_log import SqlConversationLog
     from assistant.embeddings import SentenceTransformerEmbedder
+    from assistant.feedback_store import SqlFeedbackStore
     from assistant.ledger import SqlCostLedger
     from assistant.onnx_embedder import OnnxEmbedder
     from assistant.protocols import (
@@ -240,3 +241,14 @@ def make_coach(settings: Settings, embedder: Embedder) -> StudyCoach:
         AnswerGrader(embedder),
         Roadmap.from_file(settings.corpus_dir / "roadmap.md"),
     )
+
+
+def make_feedback(settings: Settings) -> SqlFeedbackStore:
+    """Learners' ratings of answers, in the ledger's database (migrated)."""
+    from assistant.feedback_store import SqlFeedbackStore
+    from assistant.ledger_db import create_ledger_engine
+    from assistant.migrations import upgrade_schema
+
+    engine = create_ledger_engine(settings.database_url)
+    upgrade_schema(engine)
+    return SqlFeedbackStore(engine)

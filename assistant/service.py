@@ -27,6 +27,7 @@ from assistant.answer_writer import Written, passage_budget, write_answer
 from assistant.compose import NOT_COVERED, RequestInfo, Timings, compose_answer, cost_row
 from assistant.conversation_log import SqlConversationLog
 from assistant.conversation_store import Conversation, ConversationStore
+from assistant.feedback import AnswerRecall
 from assistant.generation.rewrite import rewrite_follow_up
 from assistant.prompts import PROMPT_VERSION, build_messages, fit_passages
 from assistant.protocols import (
@@ -109,6 +110,7 @@ class StudyAssistant:
         self.grounding = grounding  # adds the passages an answer needs (section lead, roadmap)
         self.conversations = ConversationStore(cache, cache_ttl_s, log=history)
         self.history = history  # every kept conversation, for listing and export
+        self.answered = AnswerRecall(cache, cache_ttl_s)  # what a rating of an answer stores
         self.generator = generator
         self.fallback = fallback
         self.window = window  # the generator's own tokenizer and context size, if it has one
@@ -258,6 +260,7 @@ class StudyAssistant:
             conv, question, answer.answer,
             citations=[c.to_json() for c in answer.citations], request_id=answer.request_id,
         )  # fmt: skip
+        self.answered.remember(opts.key_id, standalone, answer)
         self.ledger.record(
             cost_row(answer, opts.key_id, opts.endpoint, timings, saved, embed_tokens)
         )

@@ -27,6 +27,7 @@ from assistant.index import (
     resolve_version_dir,
     verify_files,
 )
+from assistant.passages import PassageIndex
 from assistant.sparse import Bm25Index
 from assistant.types import Chunk
 from assistant.vectorstore import FaissIndex
@@ -48,6 +49,7 @@ class IndexSnapshot:
     phases: np.ndarray  # (N, 10) bool: row r is tagged with phase p
     sources: np.ndarray  # (N,) object: source of each row
     filters: RowFilter  # row ids per source / folder / phase, so filters never scan all rows
+    passages: PassageIndex  # chunk id -> passage and its neighbours (GET /v1/passages/{id})
     quizzes: list[dict[str, Any]] | None = None  # the coach's bank made at build time, if any
 
     @classmethod
@@ -114,6 +116,7 @@ class IndexSnapshot:
             phases=phases,
             sources=np.array([c.source for c in chunks], dtype=object),
             filters=RowFilter.from_chunks(chunks),
+            passages=PassageIndex(chunks),
             quizzes=_read_quizzes(path / QUIZZES),
         )
 

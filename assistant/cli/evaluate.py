@@ -1,13 +1,17 @@
-"""`assistant eval`: retrieval and answer quality on the project's question set."""
+"""`assistant eval`: retrieval and answer quality on the project's question set, and
+learners' ratings of answers (feedback)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from assistant.cli.common import emit, settings_with
+
+if TYPE_CHECKING:
+    from assistant.settings import Settings
 
 
 @click.command("eval")
@@ -24,6 +28,9 @@ from assistant.cli.common import emit, settings_with
 @click.option("--base", "base_model", default="gemma-3-270m", show_default=True, help="Base model.")
 @click.option("--adapter", type=click.Path(path_type=Path), help="Adapter of 'finetuned'.")
 @click.option("--limit", type=int, help="About N questions, spread over the set (a quick look).")
+@click.option(
+    "--feedback-only", is_flag=True, help="Only the summary of learners' ratings (no scoring)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def eval_cmd(
     qa: Path | None,
@@ -34,12 +41,14 @@ def eval_cmd(
     base_model: str,
     adapter: Path | None,
     limit: int | None,
+    feedback_only: bool,
     as_json: bool,
 ) -> None:
     """Score retrieval (recall@k, MRR, nDCG@10) and answers (citation precision, faithfulness).
 
     Example: assistant eval --k 5 --json
     Example: assistant eval --answerers extractive,base,finetuned --limit 20
+    Example: assistant eval --feedback-only
     """
     if answerers:
         from assistant.cli.answers import compare_answerers
@@ -50,6 +59,9 @@ def eval_cmd(
     from assistant.factory import make_assistant
 
     s = settings_with(semantic_cache=False)
+    if feedback_only:
+        emit({"feedback": feedback_summary(s)}, as_json, eval_summary)
+        return
     a = make_assistant(s)
     try:
         questions = load_questions(qa or s.corpus_dir / "eval")
@@ -58,22 +70,54 @@ def eval_cmd(
             data["answers"] = evaluate_answers(a, questions)
     finally:
         a.close()
+    data["feedback"] = feedback_summary(s)
     emit(data, as_json, eval_summary)
 
 
+def feedback_summary(s: Settings) -> dict[str, Any]:
+    """Learners' ratings in the ledger's database: counts, share up, recent down-votes."""
+    from assistant.factory import make_feedback
+
+    store = make_feedback(s)
+    try:
+        return store.summary()
+    finally:
+        store.close()
+
+
 def eval_summary(d: dict[str, Any]) -> str:
-    r = d["retrieval"]
-    lines = [
-        f"questions: {r['questions']}",
-        "overall: " + ", ".join(f"{k} {v:.3f}" for k, v in r["overall"].items()),
-    ]
-    lines += [
-        f"phase {p}: " + ", ".join(f"{k} {v:.3f}" for k, v in m.items())
-        for p, m in r["by_phase"].items()
-    ]
+    lines: list[str] = []
+    if "retrieval" in d:
+        r = d["retrieval"]
+        lines += [
+            f"questions: {r['questions']}",
+            "overall: " + ", ".join(f"{k} {v:.3f}" for k, v in r["overall"].items()),
+        ]
+        lines += [
+            f"phase {p}: " + ", ".join(f"{k} {v:.3f}" for k, v in m.items())
+            for p, m in r["by_phase"].items()
+        ]
     if "answers" in d:
         lines.append(
             "answers: "
             + ", ".join(f"{k} {v:.3f}" for k, v in d["answers"].items() if isinstance(v, float))
         )
+    if "feedback" in d:
+        lines += feedback_lines(d["feedback"])
     return "\n".join(lines)
+
+
+def feedback_lines(f: dict[str, Any]) -> list[str]:
+    if not f["ratings"]:
+        return ["feedback: no ratings yet"]
+    lines = [
+        f"feedback: {f['ratings']} ratings, {f['up']} up, {f['down']} down "
+        f"({100 * f['up_rate']:.1f}% up)"
+    ]
+    if f["recent_down"]:
+        lines.append("recent down-votes:")
+    for r in f["recent_down"]:
+        question = r["question"] or f"(request {r['request_id']}, text not kept)"
+        comment = f" | comment: {r['comment']}" if r["comment"] else ""
+        lines.append(f"  {r['updated_at'][:16]}  {question}{comment}")
+    return lines

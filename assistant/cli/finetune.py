@@ -1,4 +1,5 @@
-"""`assistant finetune data|train`: build Q&A pairs from the corpus, train a LoRA adapter."""
+"""`assistant finetune data|export-feedback|train`: Q&A pairs from the corpus or from
+learners' up-voted answers; train a LoRA adapter."""
 
 from __future__ import annotations
 
@@ -16,11 +17,12 @@ if TYPE_CHECKING:
     from finetune import DataReport
 
 DEFAULT_PAIRS = Path("var/finetune/pairs.jsonl")
+DEFAULT_FEEDBACK_PAIRS = Path("var/finetune/feedback_pairs.jsonl")
 
 
 @click.group(cls=ErrorReportingGroup)
 def finetune() -> None:
-    """Fine-tune a local model with LoRA on Q&A pairs made from the corpus."""
+    """Fine-tune a local model with LoRA on Q&A pairs made from the corpus or from feedback."""
 
 
 def _data_summary(out: Path, report: DataReport, version: str | None) -> str:
@@ -112,6 +114,44 @@ def data_command(
         click.echo(json.dumps({"out": str(out), "index_version": version, **asdict(report)}))
     else:
         click.echo(_data_summary(out, report, version))
+
+
+@finetune.command("export-feedback")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_FEEDBACK_PAIRS,
+    show_default=True,
+    help="JSONL file to write.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable report.")
+def export_feedback_command(out: Path, as_json: bool) -> None:
+    """Write learners' up-voted answers as Q&A pairs (the format `finetune train` reads).
+
+    \b
+    Example:
+      assistant finetune export-feedback --out var/finetune/feedback_pairs.jsonl
+    """
+    from assistant.factory import make_feedback
+    from finetune import write_pairs
+    from finetune.feedback_pairs import feedback_pairs
+
+    store = make_feedback(settings_with())
+    try:
+        pairs, report = feedback_pairs(store.rated("up"))
+    finally:
+        store.close()
+    write_pairs(out, pairs)
+    if as_json:
+        click.echo(json.dumps({"out": str(out), **asdict(report)}))
+        return
+    lines = [
+        f"wrote {report.pairs} pairs to {out} from {report.rated_up} up-voted answers",
+        f"  skipped: {report.without_text} without their text (rated after the service "
+        f"forgot them), {report.without_passages} whose passages left the index, "
+        f"{len(report.invalid)} invalid, {report.duplicates_dropped} duplicate questions",
+    ]
+    click.echo("\n".join(lines + [f"  invalid: {line}" for line in report.invalid]))
 
 
 @finetune.command("train")

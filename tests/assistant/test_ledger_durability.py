@@ -234,13 +234,17 @@ def test_the_migrations_build_exactly_the_tables_the_ledger_writes(
 
     from assistant.coach.store import metadata as coach_metadata
     from assistant.conversation_db import metadata as conversation_metadata
+    from assistant.feedback import feedback_tables
+    from assistant.ledger_db import ledger_tables
 
     led = SqlCostLedger(url)
-    # The database holds the ledger's, the coach's and the history's tables: each must
-    # match its code.
+    # The database holds the ledger's tables (with feedback), the coach's and the history's:
+    # each must match its code.
+    ledger_metadata, queries, _ = ledger_tables()
+    feedback_tables(ledger_metadata, queries)
     expected = sa.MetaData()
-    kept = [coach_metadata, conversation_metadata]
-    for table in [*led.metadata.tables.values(), *(t for m in kept for t in m.tables.values())]:
+    kept = [ledger_metadata, coach_metadata, conversation_metadata]
+    for table in [t for m in kept for t in m.tables.values()]:
         table.to_metadata(expected)
     try:
         with led.engine.connect() as conn:

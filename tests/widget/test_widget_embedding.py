@@ -149,7 +149,7 @@ def test_model_output_cannot_run_or_fetch_anything(tabs, llm_service, llm, site)
         canary.stop()
 
 
-def test_web_sources_open_in_a_new_tab(tabs, embedder, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_web_sources_open_in_a_new_tab_from_the_side_panel(tabs, embedder, tmp_path) -> None:  # type: ignore[no-untyped-def]
     from indexing.build import BuildOptions, build_index
     from indexing.fetch import UrlFetcher
 
@@ -179,11 +179,15 @@ def test_web_sources_open_in_a_new_tab(tabs, embedder, tmp_path) -> None:  # typ
             open_widget(page)
             ask(page, "How does gradient boosting build its trees?")
             bot = wait_answer(page, 1)
-            link = bot.locator(".cites a.cite-link").first
+            # The source opens its passage in the side panel, which links to the web page.
+            source = bot.locator(".cites .cite-link").first
+            expect(source.locator(".cite-title")).to_have_text("Gradient boosting guide")
+            source.click()
+            expect(q(page, ".passage-text")).to_contain_text("shallow decision trees")
+            link = q(page, ".passage a.passage-link")
             expect(link).to_have_attribute("target", "_blank")
             expect(link).to_have_attribute("rel", "noopener noreferrer")
             assert link.get_attribute("href").startswith(guide)
-            expect(link.locator(".cite-title")).to_have_text("Gradient boosting guide")
             with page.context.expect_page() as opened:
                 link.click()
             popup = opened.value

@@ -38,10 +38,14 @@ def test_widget_and_demo_scripts_use_no_html_or_code_sinks() -> None:
 
 
 def test_widget_calls_only_ask_the_coach_and_its_own_probe() -> None:
-    # Only POST /v1/ask, and the opaque reachability probe of its own script (net.js,
-    # shared by the chat and the coach)...
+    # Only POST /v1/ask, GET /v1/passages/{id} (the side panel), POST /v1/feedback, and the
+    # opaque reachability probe of its own script (net.js, shared by the chat and the coach)...
     paths = re.findall(r"fetch\(\s*`\$\{cfg\.api\}(/[^`]*)`", ALL_JS)
-    assert sorted(paths) == ["/v1/ask"], paths
+    assert sorted(paths) == [
+        "/v1/ask",
+        "/v1/feedback",
+        "/v1/passages/${encodeURIComponent(id)}",
+    ], paths
     assert MODULES["net.js"].count("fetch(`${api}/widget.js`") == 1
     # ...the study coach's and the history's endpoints, all through one function in
     # learner.js...
@@ -61,7 +65,7 @@ def test_widget_calls_only_ask_the_coach_and_its_own_probe() -> None:
     # ...plus its own stylesheet, next to the module that fetches it.
     assert re.findall(r"fetch\((\w+)", ALL_JS) == ["url"]
     assert 'new URL("widget.css", import.meta.url)' in MODULES["main.js"]
-    assert ALL_JS.count("fetch(") == 4
+    assert ALL_JS.count("fetch(") == 6
     assert "/admin" not in ALL_JS
 
 

@@ -1,6 +1,6 @@
 /* Sources under an answer: the numbered list, the passage tooltip, and [n] markers' targets. */
 
-import { externalLink, h, nextId, safeHref } from "./dom.js";
+import { h, nextId, safeHref } from "./dom.js";
 
 /** Passages are shown as plain text: Markdown markers dropped, whitespace folded; a
  *  snippet the server cut mid-sentence ends with an ellipsis. */
@@ -81,15 +81,10 @@ export function installCitations(w) {
         section ? h("span", { class: "cite-section" }, ` — ${section}`) : null,
       ].filter(Boolean);
       const href = safeHref(c.url);
-      let control;
-      if (href) {
-        control = externalLink(href);
-        control.append(...label, h("span", { class: "sr-only" }, " (opens in a new tab)"));
-      } else {
-        // A corpus path (notes/x.md#anchor) is no address a browser can open: it is shown
-        // as text, and the source is a button that shows its passage.
-        control = h("button", { type: "button" }, ...label);
-      }
+      // Every source is a button that opens its passage whole in the side panel
+      // (passages.js), which also links out when the source has a web address. A corpus
+      // path (notes/x.md#anchor) is no address a browser can open: it is shown as text.
+      const control = h("button", { type: "button", "aria-haspopup": "dialog" }, ...label);
       control.classList.add("cite-link");
       control.setAttribute("aria-describedby", snippetId);
       const li = h("li", { value: String(n), "data-cite": String(n), "data-snippet": snippet }, control);
@@ -103,7 +98,11 @@ export function installCitations(w) {
       control.addEventListener("blur", () => {
         if (!li.matches(":hover")) hideTip(false);
       });
-      if (!href) control.addEventListener("click", () => showTip(li));
+      control.addEventListener("click", () => {
+        hideTip(false);
+        if (w.openPassage) w.openPassage(c, control);
+        else showTip(li);
+      });
       list.append(li);
       byId.set(n, { li, control, title: c.title, source: c.source });
     }

@@ -11,6 +11,7 @@
  *   tabs.js      Chat | Quiz | Progress tabs       learner.js   coach requests, X-Learner-Id
  *   quiz.js      the Quiz view                     progress.js  the Progress view
  *   coachkit.js  errors/passages of those views   history.js   kept conversations, History list
+ *   passages.js  a cited passage in a side panel   feedback.js  thumbs and comment per answer
  * The parts share one context ``w`` (settings, elements, state); each install* adds its
  * functions to it, and calls between parts go through it at event time.
  */
@@ -20,8 +21,10 @@ import { installCitations } from "./citations.js";
 import { installHistory } from "./history.js";
 import { installComposer } from "./composer.js";
 import { readConfig } from "./config.js";
+import { installFeedback } from "./feedback.js";
 import { installLearner } from "./learner.js";
 import { installPanel } from "./panel.js";
+import { installPassages } from "./passages.js";
 import { installProgress } from "./progress.js";
 import { installQuiz } from "./quiz.js";
 import { installTabs } from "./tabs.js";
@@ -75,6 +78,8 @@ export async function start(script) {
   installQuiz(w);
   installProgress(w);
   installHistory(w);
+  installPassages(w);
+  installFeedback(w);
 
   const { host } = w.view;
   w.updateControls();

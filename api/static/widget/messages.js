@@ -36,4 +36,12 @@ export const T = {
   chooseOption: "Choose one of the options first.",
   typeAnswer: "Type an answer first.",
   progressIntro: "Your progress along the roadmap, phase by phase.",
+  // The passage side panel and answer feedback (passages.js, feedback.js).
+  passageDown: "The study assistant service is unavailable right now: the passage could not be loaded.",
+  passageGone: "This passage is no longer in the study index (it was rebuilt). Ask again for current sources.",
+  feedbackAsk: "Was this answer helpful?",
+  feedbackThanks: "Thanks, your rating was saved.",
+  feedbackCommentSaved: "Thanks, your comment was saved.",
+  feedbackGone: "This answer can no longer be rated.",
+  feedbackDown: "The rating could not be sent: the service is unavailable. Try again in a moment.",
 };

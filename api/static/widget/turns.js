@@ -132,6 +132,7 @@ export function installTurns(w) {
     turn.bot.append(meta);
     if (data.roadmap) turn.bot.append(h("p", { class: "note roadmap" }, String(data.roadmap)));
     if (citations.length) turn.bot.append(list);
+    if (w.addFeedback) w.addFeedback(turn, data); // thumbs and comment (feedback.js)
     scrollToEnd(false);
     const sources = citations.length
       ? ` ${citations.length} source${citations.length > 1 ? "s" : ""} listed below.`

@@ -1,6 +1,6 @@
 """Stored conversations: conversations and conversation_turns.
 
-Revision ID: 0003_conversations
+Revision ID: 0003
 Revises: 0002
 Create Date: 2026-12-02
 
@@ -15,7 +15,7 @@ from alembic import op
 from assistant.conversation_db import metadata as conversation_metadata
 from assistant.migrations.helpers import has_table
 
-revision = "0003_conversations"
+revision = "0003"
 down_revision = "0002"
 branch_labels = None
 depends_on = None
