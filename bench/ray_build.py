@@ -5,8 +5,11 @@ twice into separate index folders: (a) the local engine, in this process; (b) th
 engine on a Ray instance started here (``ray.init(num_cpus=--cpus)``: the head node of a
 one-machine cluster, one embedding actor per CPU), or on ``--address``. Each build's time
 includes loading the model (the local engine loads it lazily during the build; each Ray
-actor loads its own); Ray's start-up is timed apart. Checks that both published the same
-chunks and vectors (max absolute difference). Prints one JSON document::
+actor loads its own); Ray's start-up is timed apart. Besides wall time, the CPU seconds
+each build used: this process and every process below it (Ray's GCS, raylet, workers and
+actors are descendants of a Ray started here), sampled every 0.2 s: a figure a shared
+machine's load moves far less than wall time. Checks that both
+published the same chunks and vectors (max absolute difference). Prints one JSON document::
 
     .venv/bin/python bench/ray_build.py                   # 1,000 chunks, temp dir
     .venv/bin/python bench/ray_build.py --chunks 300 --cpus 2
@@ -19,11 +22,13 @@ import argparse
 import logging
 import shutil
 import tempfile
+import threading
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import psutil
 from common import emit, machine, timed, write_synthetic_corpus
 
 from assistant.embeddings import SentenceTransformerEmbedder
@@ -34,6 +39,51 @@ from indexing.build import BuildOptions, build_index
 def published(index_dir: Path) -> tuple[list[Any], np.ndarray]:
     _, path = resolve_version_dir(index_dir)
     return read_chunks(path / CHUNKS), load_embeddings(path / EMBEDDINGS)
+
+
+class TreeCpu:
+    """CPU seconds (user + system) used by this process and its descendants while open.
+
+    Sampled every 0.2 s from a thread, keeping each process's last reading: Ray's GCS,
+    raylet, workers and actors are descendants of a Ray started here, and an actor killed
+    at the end of the embed stage is counted up to its last sample.
+    """
+
+    def __init__(self) -> None:
+        self.base: dict[tuple[int, float], float] = {}
+        self.last: dict[tuple[int, float], float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _sample(self) -> dict[tuple[int, float], float]:
+        me = psutil.Process()
+        out = {}
+        for proc in [me, *me.children(recursive=True)]:
+            try:
+                t = proc.cpu_times()
+                out[(proc.pid, proc.create_time())] = t.user + t.system
+            except psutil.Error:
+                continue
+        return out
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.2):
+            self.last.update(self._sample())
+
+    def __enter__(self) -> TreeCpu:
+        self.base = self._sample()
+        self.last = dict(self.base)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.last.update(self._sample())
+
+    @property
+    def seconds(self) -> float:
+        return sum(v - self.base.get(k, 0.0) for k, v in self.last.items())
 
 
 def run(
@@ -47,7 +97,7 @@ def run(
     embedder = SentenceTransformerEmbedder(model)  # tokenizer only: the model loads in the build
     corpus = work / "corpus"
     counts = write_synthetic_corpus(corpus, chunks, embedder.tokenizer, seed=seed)
-    with timed(t, "local_build"):
+    with TreeCpu() as local_cpu, timed(t, "local_build"):
         local = build_index(BuildOptions(corpus=corpus, index_dir=work / "local"), embedder)
     with timed(t, "ray_start"):
         if address:
@@ -57,7 +107,7 @@ def run(
     resources = ray.cluster_resources()
     nodes = len([n for n in ray.nodes() if n.get("Alive")])
     engine = RayEngine(partial(SentenceTransformerEmbedder, model))
-    with timed(t, "ray_build"):
+    with TreeCpu() as ray_cpu, timed(t, "ray_build"):
         remote = build_index(
             BuildOptions(corpus=corpus, index_dir=work / "ray"),
             SentenceTransformerEmbedder(model),
@@ -75,14 +125,21 @@ def run(
             "gpus": resources.get("GPU", 0),
             "nodes": nodes,
         },
-        "local": {"seconds": t["local_build"], "stages": local.seconds, "embedded": local.embedded},
+        "local": {
+            "seconds": t["local_build"],
+            "cpu_seconds": round(local_cpu.seconds, 1),
+            "stages": local.seconds,
+            "embedded": local.embedded,
+        },
         "ray": {
             "seconds": t["ray_build"],
+            "cpu_seconds": round(ray_cpu.seconds, 1),
             "start_seconds": t["ray_start"],
             "stages": remote.seconds,
             "embedded": remote.embedded,
         },
         "ratio_ray_vs_local": round(t["ray_build"] / t["local_build"], 2),
+        "cpu_ratio_ray_vs_local": round(ray_cpu.seconds / local_cpu.seconds, 2),
         "ratio_ray_with_start_vs_local": round(
             (t["ray_build"] + t["ray_start"]) / t["local_build"], 2
         ),
