@@ -14,6 +14,10 @@ else on the machine is touched).
 - an incremental ray build embeds only the changed file's chunks;
 - a local build never imports Ray; a missing Ray or an unreachable address is a one-line
   error that publishes nothing.
+
+Two real nodes rather than ``ray.init`` with several workers: ``ray start`` runs here, and
+only a second raylet shows that work leaves the publishing node. The nodes listen on
+127.0.0.1 only, with Ray's token authentication off (see the fixture).
 """
 
 from __future__ import annotations
@@ -110,7 +114,16 @@ def ray_cluster() -> Iterator[Cluster]:
     import ray
 
     temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # short: Ray's socket paths are long
-    env = {**os.environ, MARKER: temp, "PYTHONPATH": str(REPO), "RAY_USAGE_STATS_ENABLED": "0"}
+    # Ray reads RAY_AUTH_MODE when it is first imported, so this driver cannot be switched
+    # to token authentication here; the nodes are told the driver's default (off) rather
+    # than left to a default that differs between Ray versions and ~/.ray/auth_token.
+    env = {
+        **os.environ,
+        MARKER: temp,
+        "PYTHONPATH": str(REPO),
+        "RAY_USAGE_STATS_ENABLED": "0",
+        "RAY_AUTH_MODE": "disabled",
+    }
     port = free_port()
     address = f"127.0.0.1:{port}"
     try:
@@ -380,4 +393,7 @@ def test_missing_ray_or_an_unreachable_cluster_is_a_clear_error(ray_built, tmp_p
     dead = run_cli([*base, "--ray-address", f"127.0.0.1:{free_port()}"], tmp_path)
     assert dead.returncode != 0
     assert "no Ray cluster answers at 127.0.0.1:" in dead.stderr
+    local = run_cli([*base[:-2], "--ray-address", "127.0.0.1:6379"], tmp_path)
+    assert local.returncode == 2
+    assert "error: --ray-address and --ray-actors need --engine ray" in local.stderr
     assert_intact(index_dir, str(before))
