@@ -16,7 +16,7 @@ export TOKENIZERS_PARALLELISM := false
 # other spec pulls CUDA packages). The base install serves `make run` (extractive answers,
 # SQLite); the tests also need the extras of every optional part they exercise.
 PIP_INSTALL := $(PY) -m pip install -c constraints.txt
-DEV_EXTRAS := dev,local,llamacpp,finetune,postgres
+DEV_EXTRAS := dev,local,llamacpp,finetune,postgres,ray
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)

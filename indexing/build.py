@@ -46,9 +46,9 @@ from assistant.sparse import Bm25Index
 from assistant.types import Chunk, Document
 from assistant.vectorstore import FaissIndex, choose_index_type
 from indexing.chunking import TokenChunker
-from indexing.embed_stage import embed_missing
+from indexing.engine import BuildEngine, LocalEngine
 from indexing.fetch import FetchError, UrlFetcher
-from indexing.fingerprints import Previous, load_and_chunk, read_previous
+from indexing.fingerprints import Previous, read_previous
 from indexing.loaders import SkippedSource, load_bytes, load_file
 from indexing.publish import clean_leftovers, promote, prune, publish, staging_dir
 from indexing.sources import SourceItem, resolve_sources
@@ -149,8 +149,13 @@ def build_index(
     evaluate: Evaluate | None = None,
     min_recall: float = 0.0,
     progress: Progress | None = None,
+    engine: BuildEngine | None = None,
 ) -> BuildReport:
-    """Build and publish a new index version; see the module docstring for guarantees."""
+    """Build and publish a new index version; see the module docstring for guarantees.
+
+    ``engine`` runs the load/chunk and embed stages (default: this process); everything
+    else happens here, in the process that publishes.
+    """
     index_dir = options.index_dir
     index_dir.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(index_dir / LOCK_FILE), timeout=options.lock_timeout_s)
@@ -163,7 +168,15 @@ def build_index(
         ) from exc
     try:
         return _build_locked(
-            options, embedder, fetcher, chunk_size, chunk_overlap, evaluate, min_recall, progress
+            options,
+            embedder,
+            fetcher,
+            chunk_size,
+            chunk_overlap,
+            evaluate,
+            min_recall,
+            progress,
+            engine or LocalEngine(),
         )
     finally:
         lock.release()
@@ -178,6 +191,7 @@ def _build_locked(
     evaluate: Evaluate | None,
     min_recall: float,
     progress: Progress | None,
+    engine: BuildEngine,
 ) -> BuildReport:
     index_dir = options.index_dir
     clean_leftovers(index_dir)
@@ -200,7 +214,7 @@ def _build_locked(
         if options.full
         else read_previous(index_dir, model, backend, chunking)
     )
-    loaded = load_and_chunk(
+    loaded = engine.load_and_chunk(
         resolved.items,
         previous,
         chunker,
@@ -220,7 +234,9 @@ def _build_locked(
     seconds["chunk"] = loaded.chunk_s
 
     t = time.perf_counter()
-    vectors, embedded, embed_tokens = embed_missing(chunks, previous.by_hash, embedder, progress)
+    vectors, embedded, embed_tokens = engine.embed_missing(
+        chunks, previous.by_hash, embedder, progress
+    )
     reused = len(chunks) - embedded
     seconds["embed"] = time.perf_counter() - t
 
@@ -257,6 +273,7 @@ def _build_locked(
     seconds["write"] = time.perf_counter() - t
     seconds["total"] = time.perf_counter() - t0
     manifest.stats = {
+        "engine": engine.name,
         "seconds": {k: round(v, 3) for k, v in seconds.items()},
         "skipped": [{"source": s, "reason": r} for s, r in skipped],
         "files": {

@@ -26,18 +26,7 @@ def embed_missing(
     embedded once. With nothing missing the embedder is never called, so a lazy one
     never loads its model.
     """
-    vectors = np.zeros((len(chunks), embedder.dimension), dtype=np.float32)
-    todo: dict[str, list[int]] = {}  # content_hash -> rows
-    for row, c in enumerate(chunks):
-        vec = known.get(c.content_hash)
-        if vec is not None:
-            vectors[row] = vec
-        else:
-            todo.setdefault(c.content_hash, []).append(row)
-    # Similar lengths in one call: batches pad to their longest text, and unsorted
-    # 256-text groups cost ~10% more model work than one length-sorted pass.
-    texts_by_hash = {h: chunks[rows[0]].embed_text() for h, rows in todo.items()}
-    hashes = sorted(todo, key=lambda h: len(texts_by_hash[h]))
+    vectors, todo, hashes, texts_by_hash = plan_missing(chunks, known, embedder.dimension)
     embed_tokens = 0
     for start in range(0, len(hashes), EMBED_BATCH):
         batch = hashes[start : start + EMBED_BATCH]
@@ -50,3 +39,23 @@ def embed_missing(
             progress("embed", min(start + EMBED_BATCH, len(hashes)), len(hashes))
     embedded = sum(len(rows) for rows in todo.values())
     return vectors, embedded, embed_tokens
+
+
+def plan_missing(
+    chunks: list[Chunk], known: dict[str, np.ndarray], dimension: int
+) -> tuple[np.ndarray, dict[str, list[int]], list[str], dict[str, str]]:
+    """(vectors with the known rows filled, hash -> rows to fill, hashes to embed in
+    order, hash -> text): the plan both engines follow."""
+    vectors = np.zeros((len(chunks), dimension), dtype=np.float32)
+    todo: dict[str, list[int]] = {}  # content_hash -> rows
+    for row, c in enumerate(chunks):
+        vec = known.get(c.content_hash)
+        if vec is not None:
+            vectors[row] = vec
+        else:
+            todo.setdefault(c.content_hash, []).append(row)
+    # Similar lengths in one call: batches pad to their longest text, and unsorted
+    # 256-text groups cost ~10% more model work than one length-sorted pass.
+    texts_by_hash = {h: chunks[rows[0]].embed_text() for h, rows in todo.items()}
+    hashes = sorted(todo, key=lambda h: len(texts_by_hash[h]))
+    return vectors, todo, hashes, texts_by_hash

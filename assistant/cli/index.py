@@ -35,6 +35,18 @@ def index() -> None:
     "--min-recall", type=float, help="recall@5 floor for --eval (ASSISTANT_EVAL_MIN_RECALL)."
 )
 @click.option("--wait", is_flag=True, help="Wait for a running build instead of exiting.")
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="Where loading, chunking and embedding run: this process, or a Ray cluster.",
+)
+@click.option(
+    "--ray-address",
+    help="Ray head HOST:PORT or ray://HOST:PORT (default: RAY_ADDRESS, else a local Ray).",
+)
+@click.option("--ray-actors", type=int, help="Embedding actors (default: one per GPU, else CPU).")
 @click.option("--json", "as_json", is_flag=True, help="Print the build report as JSON.")
 def index_build(
     corpus: Path | None,
@@ -44,11 +56,15 @@ def index_build(
     qa: Path | None,
     min_recall: float | None,
     wait: bool,
+    engine: str,
+    ray_address: str | None,
+    ray_actors: int | None,
     as_json: bool,
 ) -> None:
     """Build a new index version from the corpus and publish it.
 
     Example: assistant index build --corpus corpus --index-dir var/index
+    On a Ray cluster: assistant index build --engine ray --ray-address HEAD:6379
     """
     s = settings_with(corpus_dir=corpus, index_dir=index_dir)
     if not s.corpus_dir.is_dir():  # before the model loads: fail in a second, not ten
@@ -58,6 +74,10 @@ def index_build(
     from assistant.factory import make_embedder
     from indexing import build_index
 
+    if engine != "ray" and (ray_address or ray_actors):
+        raise BadInputError("--ray-address and --ray-actors need --engine ray")
+    # Connected before the model loads: a wrong address fails in seconds, not after it.
+    runner = ray_engine(s, ray_address, ray_actors) if engine == "ray" else None
     embedder = make_embedder(s)
     evaluate = None
     if run_eval:
@@ -77,12 +97,25 @@ def index_build(
             evaluate=evaluate,
             min_recall=min_recall if min_recall is not None else s.eval_min_recall,
             progress=bars.update,
+            engine=runner,
         )
     finally:
         fetcher.close()
         bars.close()
+        if runner is not None:
+            runner.close()
     record_build(s, report, embedder.model_name)
     emit(report.to_json(), as_json, build_summary)
+
+
+def ray_engine(s: Any, address: str | None, actors: int | None) -> Any:
+    """The Ray engine; its actors build their embedder from the same settings."""
+    from functools import partial
+
+    from assistant.factory import make_embedder
+    from indexing.ray_engine import RayEngine
+
+    return RayEngine(partial(make_embedder, s), address=address, actors=actors)
 
 
 class ProgressBars:

@@ -45,6 +45,15 @@ def our_services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {n: s for n, s in services.items() if "build" in s or is_our_image(s.get("image"))}
 
 
+def runs_our_cli(service: dict[str, Any]) -> bool:
+    """The service runs `assistant ...` (or the image's default command, `assistant serve`)."""
+    command = service.get("command")
+    if command is None:
+        return True
+    argv = command.split() if isinstance(command, str) else list(command)
+    return bool(argv) and argv[0] == "assistant"
+
+
 def compose_ports(path: Path, compose: dict[str, Any]) -> list[Found]:
     """Container-side ports, healthcheck URL ports and ASSISTANT_PORT of our services."""
     found = []
@@ -104,7 +113,8 @@ def check_compose_wiring(path: Path, compose: dict[str, Any], api: str = "api") 
             )
         if not (services[host].get("healthcheck") or {}).get("test"):
             problems.append(f"{rel(path)}: services.{host}.healthcheck.test is missing")
-    builders = [n for n, s in our_services(compose).items() if n != api]
+    # Services of a profile (e.g. `ray`) start only when asked: the API cannot wait for them.
+    builders = [n for n, s in our_services(compose).items() if n != api and not s.get("profiles")]
     for name in builders:
         condition = (
             (depends.get(name) or {}).get("condition") if isinstance(depends, dict) else None
@@ -131,6 +141,8 @@ def check_compose_index_volume(
     volumes = compose.get("volumes") or {}
     seen: set[tuple[str, str]] = set()
     for name, service in our_services(compose).items():
+        if not runs_our_cli(service):
+            continue  # a Ray node: it gets bytes and texts through Ray, never the index
         index_dir = PurePosixPath(
             compose_environment(service).get("ASSISTANT_INDEX_DIR")
             or image_env.get("ASSISTANT_INDEX_DIR", "")

@@ -111,17 +111,18 @@ def assistant_help_runner() -> HelpRunner:
     return run
 
 
-def check_cli_commands(found: Iterable[Found], run_help: HelpRunner) -> list[str]:
+def check_cli_commands(
+    found: Iterable[Found], run_help: HelpRunner, script: str = CONSOLE_SCRIPT
+) -> list[str]:
     """Each argv is ``assistant <command> [options]`` and that command exists (a leaf, not a
     group) and accepts those options: ``--help`` parses the options but converts no values."""
     problems = []
     for item in found:
         argv: Sequence[str] = item.value
         shown = shlex.join(argv)
-        if not argv or argv[0] != CONSOLE_SCRIPT:
+        if not argv or argv[0] != script:
             problems.append(
-                f"{item.where} is {list(argv)!r}, expected the console script "
-                f"{CONSOLE_SCRIPT!r} first"
+                f"{item.where} is {list(argv)!r}, expected the console script {script!r} first"
             )
             continue
         words = []

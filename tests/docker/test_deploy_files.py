@@ -129,7 +129,11 @@ def test_commands_are_commands_of_the_cli(
 ) -> None:
     image_cmd = dockerfile_command(DOCKERFILE)
     assert image_cmd is not None and image_cmd.value == ["assistant", "serve"]
-    ours = consistency.our_services(compose)
+    ours = {
+        name
+        for name, service in consistency.our_services(compose).items()
+        if consistency.runs_our_cli(service)  # the Ray nodes run `ray start`: test_rayjob.py
+    }
     commands = [f for f in compose_commands(COMPOSE_FILE, compose) if f.field.split(".")[1] in ours]
     found = [image_cmd, *commands, *k8s_commands(docs)]
     # The serve and build commands, from every place that runs them.

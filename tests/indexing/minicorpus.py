@@ -124,7 +124,15 @@ def build(embedder: Any, corpus: Path, index_dir: Path, **kw: Any) -> Any:
     return build_index(BuildOptions(corpus=corpus, index_dir=index_dir, **kw), embedder, **call)
 
 
-_CALL_KEYWORDS = ("fetcher", "chunk_size", "chunk_overlap", "evaluate", "min_recall", "progress")
+_CALL_KEYWORDS = (
+    "fetcher",
+    "chunk_size",
+    "chunk_overlap",
+    "evaluate",
+    "min_recall",
+    "progress",
+    "engine",
+)
 
 
 class Template:

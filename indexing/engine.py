@@ -1,0 +1,77 @@
+"""Where a build's two heavy stages run: in this process (``local``) or on a Ray cluster.
+
+``build_index`` asks its engine for the corpus as chunks (``load_and_chunk``) and for the
+vectors the previous version lacks (``embed_missing``); everything else (incremental reuse,
+manifest, checksums, the atomic publish and the build lock) stays in the publishing
+process whatever the engine. ``indexing.ray_engine.RayEngine`` is the other engine; it is
+imported only by ``--engine ray``, so a local build never imports Ray.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import numpy as np
+
+from assistant.types import Chunk, Document
+from indexing.chunking import TokenChunker
+from indexing.embed_stage import embed_missing
+from indexing.fingerprints import Loaded, Previous, load_and_chunk
+from indexing.sources import SourceItem
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+class BuildEngine(Protocol):
+    """Runs the load/chunk and embed stages of one build."""
+
+    name: str
+
+    def load_and_chunk(
+        self,
+        items: list[SourceItem],
+        previous: Previous,
+        chunker: TokenChunker,
+        load: Callable[[SourceItem], Document],
+        *,
+        max_bytes: int,
+        progress: Progress | None = None,
+    ) -> Loaded: ...
+
+    def embed_missing(
+        self,
+        chunks: list[Chunk],
+        known: dict[str, np.ndarray],
+        embedder: Any,
+        progress: Progress | None = None,
+    ) -> tuple[np.ndarray, int, int]: ...
+
+
+class LocalEngine:
+    """Both stages in the building process, one source and one batch after another."""
+
+    name = "local"
+
+    def load_and_chunk(
+        self,
+        items: list[SourceItem],
+        previous: Previous,
+        chunker: TokenChunker,
+        load: Callable[[SourceItem], Document],
+        *,
+        max_bytes: int,
+        progress: Progress | None = None,
+    ) -> Loaded:
+        return load_and_chunk(
+            items, previous, chunker, load, max_bytes=max_bytes, progress=progress
+        )
+
+    def embed_missing(
+        self,
+        chunks: list[Chunk],
+        known: dict[str, np.ndarray],
+        embedder: Any,
+        progress: Progress | None = None,
+    ) -> tuple[np.ndarray, int, int]:
+        return embed_missing(chunks, known, embedder, progress)
