@@ -54,7 +54,7 @@ class FaissIndex:
                 f"{index.ntotal} x {index.d}"
             )
         if kind == "hnsw":
-            faiss.downcast_index(index).hnsw.efSearch = int(self.params["ef_search"])
+            faiss.downcast_index(index).hnsw.efSearch = int(self.params["ef_search"])  # type: ignore[attr-defined]
         elif kind == "ivfpq":
             faiss.extract_index_ivf(index).nprobe = int(self.params["nprobe"])
 
@@ -106,11 +106,13 @@ class FaissIndex:
             raise IndexCorruptError(
                 f"{path} holds a {type(index).__name__}, the manifest says {kind}"
             )
-        if vectors is not None and vectors.shape != (index.ntotal, index.d):
-            # Worded per row (one chunk, one vector), as the snapshot's own checks are.
+        if vectors is not None and len(vectors) != index.ntotal:  # one row per chunk
             raise IndexCorruptError(
-                f"{path} holds {index.ntotal} vectors of dimension {index.d} for "
-                f"{len(vectors)} chunks of dimension {vectors.shape[1]}"
+                f"{path} holds {index.ntotal} vectors for {len(vectors)} chunks"
+            )
+        if vectors is not None and vectors.shape[1] != index.d:
+            raise IndexCorruptError(
+                f"{path} has dimension {index.d}, the vectors {vectors.shape[1]}"
             )
         return cls(index, kind, params, vectors)
 
@@ -150,7 +152,7 @@ class FaissIndex:
         if self.kind == "hnsw":
             params = faiss.SearchParametersHNSW(sel=selector, efSearch=int(p["ef_search"]))  # type: ignore[attr-defined]
         elif self.kind == "ivfpq":
-            params = faiss.SearchParametersIVF(sel=selector, nprobe=int(p["nprobe"]))  # type: ignore[attr-defined]
+            params = faiss.SearchParametersIVF(sel=selector, nprobe=int(p["nprobe"]))  # type: ignore[call-arg]
         elif selector is not None:
             params = faiss.SearchParameters(sel=selector)  # type: ignore[call-arg]
         want = min(k * int(p["k_factor"]) if self.kind == "ivfpq" else k, self.ntotal)
