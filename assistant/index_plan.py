@@ -32,7 +32,8 @@ FILTER_EXACT_ROWS = 20_000
 
 HNSW_M = 32  # graph degree: 32 is the usual recall/memory balance for 384-768 dims
 # 100k clustered 384-d vectors, recall@10 at efSearch 128: 0.990 built at 100, 0.998 at 200,
-# for a build 7.7x faster (121 s vs 928 s on 2 shared cores; bench/index_scale.py).
+# for a build 7.7x faster (121 s vs 928 s, 2 threads on 2 shared cores; the synthetic
+# vectors of bench/synthetic_vectors.py).
 HNSW_EF_CONSTRUCTION = 100
 HNSW_EF_SEARCH = 128
 

@@ -254,15 +254,19 @@ def main() -> None:
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="index-scale-"))
     work.mkdir(parents=True, exist_ok=True)
     t = time.perf_counter()
+    doc["sizes"] = []
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     try:
-        doc["sizes"] = [one_size(n, args.kinds, shape, args, work) for n in args.sizes]
+        for n in args.sizes:
+            doc["sizes"].append(one_size(n, args.kinds, shape, args, work))
+            # Each finished size is kept at once: a 1M run on shared cores can be cut short.
+            args.out.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     finally:
         if args.work_dir is None:
             shutil.rmtree(work, ignore_errors=True)
     doc["machine"]["loadavg_1m_end"] = load_avg()
     doc["total_seconds"] = round(time.perf_counter() - t, 1)
     text = json.dumps(doc, indent=2)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text + "\n", encoding="utf-8")
     sys.stdout.write(text + "\n")
 
