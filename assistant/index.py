@@ -8,7 +8,7 @@ Layout of ``<index_dir>``::
         manifest.json       model, dimension, chunking, counts, per-source and per-file hashes
         chunks.jsonl        one Chunk per line, row order = vector order
         embeddings.npy      (N, dim) float32, unit rows; reused by incremental builds
-        vectors.faiss       FAISS inner-product index (flat or HNSW) over the same rows
+        vectors.faiss       FAISS inner-product index (flat, HNSW or IVF-PQ) over the same rows
         bm25/               bm25s sparse index (numpy arrays + JSON vocab)
     .build.lock             held by a running build
     tmp-<id>/versions/<id>/ a build in progress, evaluated there before it moves into
@@ -118,7 +118,7 @@ class Manifest:
     created_at: str
     model: dict[str, Any]  # {"name", "dimension", "max_seq_length"}
     chunking: dict[str, Any]  # {"chunk_size", "chunk_overlap", "unit": "tokens", "splitter"}
-    index_type: str  # "flat" | "hnsw"
+    index_type: str  # "flat" | "hnsw" | "ivfpq"
     counts: dict[str, int]  # chunks, sources, embedded, reused, skipped
     sources: dict[str, str]  # source -> sha256 of its loaded text
     files: dict[str, str] = field(default_factory=dict)  # relative file -> sha256
@@ -130,6 +130,9 @@ class Manifest:
     # torch | onnx | onnx-int8: queries must be embedded by the runtime that embedded the
     # documents (int8 vectors are close to float ones, not equal). Older indexes: torch.
     embedding_backend: str = "torch"
+    # Every parameter the dense index was built and is searched with, and the thresholds
+    # that chose its type (assistant/index_plan.py). Older indexes: {} (the kind's defaults).
+    index_params: dict[str, Any] = field(default_factory=dict)
     format: int = INDEX_FORMAT
 
     def to_json(self) -> dict[str, Any]:
@@ -140,6 +143,7 @@ class Manifest:
             "model": self.model,
             "chunking": self.chunking,
             "index_type": self.index_type,
+            "index_params": self.index_params,
             "counts": self.counts,
             "embed_tokens": self.embed_tokens,
             "sources": self.sources,
@@ -166,6 +170,7 @@ class Manifest:
                 stats=d.get("stats", {}),
                 fingerprints=d.get("fingerprints") or {},
                 embedding_backend=d.get("embedding_backend", "torch"),
+                index_params=d.get("index_params") or {},
                 format=d.get("format", 0),
             )
         except FileNotFoundError as exc:

@@ -79,9 +79,16 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(32, ge=0, description="Overlap between chunks in tokens.")
 
     # --- retrieval ---------------------------------------------------------------------
-    index_type: Literal["auto", "flat", "hnsw"] = Field("auto", description="FAISS index type.")
+    index_type: Literal["auto", "flat", "hnsw", "ivfpq"] = Field(
+        "auto", description="FAISS index type."
+    )
     hnsw_threshold: int = Field(
         50_000, gt=0, description="With index_type=auto, HNSW at or above this many chunks."
+    )
+    ivfpq_threshold: int = Field(
+        1_000_000,
+        gt=0,
+        description="With index_type=auto, IVF-PQ (re-ranked exactly) at or above this many chunks.",
     )
     top_k: int = Field(5, gt=0, le=50, description="Passages returned by default.")
     # Measured by bench/heldout_docs.py: weighted fusion at 0.6 dense is the one setting that

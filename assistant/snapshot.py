@@ -11,17 +11,19 @@ from typing import Any
 import numpy as np
 
 from assistant.embeddings import canonical_model_name
-from assistant.errors import IndexCorruptError, IndexNotBuiltError
+from assistant.errors import BadInputError, IndexCorruptError, IndexNotBuiltError
 from assistant.filters import RowFilter
 from assistant.index import (
     BM25_DIR,
     CHUNKS,
+    EMBEDDINGS,
     MANIFEST,
     QUIZZES,
     VECTORS,
     Manifest,
     current_version,
     list_versions,
+    load_embeddings,
     read_chunks,
     read_published,
     resolve_version_dir,
@@ -93,7 +95,18 @@ class IndexSnapshot:
             raise IndexCorruptError(
                 f"{path / CHUNKS} holds {len(chunks)} chunks, manifest says {n}"
             )
-        dense = FaissIndex.load(path / VECTORS, manifest.index_type)
+        # Memory-mapped: IVF-PQ re-scores its shortlist from them, narrow filters are exact.
+        vectors = load_embeddings(path / EMBEDDINGS, mmap=True)
+        if len(vectors) != len(chunks):
+            raise IndexCorruptError(
+                f"{path / EMBEDDINGS} holds {len(vectors)} vectors for {n} chunks"
+            )
+        try:
+            dense = FaissIndex.load(
+                path / VECTORS, manifest.index_type, manifest.index_params, vectors
+            )
+        except BadInputError as exc:  # a recorded parameter this version cannot use
+            raise IndexCorruptError(f"{path / MANIFEST}: {exc}") from exc
         if dense.ntotal != len(chunks):
             raise IndexCorruptError(f"{path / VECTORS} holds {dense.ntotal} vectors for {n} chunks")
         if dense.ntotal and dense.dimension != manifest.model.get("dimension"):

@@ -41,10 +41,11 @@ from assistant.index import (
     sha256_file,
     write_chunks,
 )
+from assistant.index_plan import check_index_type, plan_index
 from assistant.onnx_embedder import OnnxEmbedder
 from assistant.sparse import Bm25Index
 from assistant.types import Chunk, Document
-from assistant.vectorstore import FaissIndex, choose_index_type
+from assistant.vectorstore import FaissIndex
 from indexing.chunking import TokenChunker
 from indexing.engine import BuildEngine, LocalEngine
 from indexing.fetch import FetchError, UrlFetcher
@@ -66,6 +67,8 @@ class BuildOptions:
     full: bool = False
     index_type: str = "auto"
     hnsw_threshold: int = 50_000
+    ivfpq_threshold: int = 1_000_000
+    index_params: dict[str, Any] | None = None  # overrides of the planned FAISS parameters
     keep_versions: int = 3
     max_file_bytes: int = 50_000_000
     lock_timeout_s: float = 0.0  # 0: fail at once when another build runs; -1: wait forever
@@ -119,11 +122,15 @@ def _load_item(item: SourceItem, fetcher: UrlFetcher | None, max_bytes: int) -> 
 
 
 def _write_version(
-    tmp: Path, chunks: list[Chunk], vectors: np.ndarray, kind: str
+    tmp: Path,
+    chunks: list[Chunk],
+    vectors: np.ndarray,
+    kind: str,
+    index_params: dict[str, Any] | None = None,
 ) -> dict[str, str]:
     write_chunks(tmp / CHUNKS, chunks)
     np.save(tmp / EMBEDDINGS, vectors, allow_pickle=False)
-    FaissIndex.build(vectors, kind).save(tmp / VECTORS)
+    FaissIndex.build(vectors, kind, index_params).save(tmp / VECTORS)
     Bm25Index.build([c.embed_text() for c in chunks]).save(tmp / BM25_DIR)
     # The coach's questions, deterministic for these chunks, checksummed like every file.
     bank = [q.to_json() for q in build_bank(extract_topics(chunks))]
@@ -156,6 +163,7 @@ def build_index(
     ``engine`` runs the load/chunk and embed stages (default: this process); everything
     else happens here, in the process that publishes.
     """
+    check_index_type(options.index_type)  # before anything is loaded or embedded
     index_dir = options.index_dir
     index_dir.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(index_dir / LOCK_FILE), timeout=options.lock_timeout_s)
@@ -241,7 +249,14 @@ def _build_locked(
     seconds["embed"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    kind = choose_index_type(options.index_type, len(chunks), options.hnsw_threshold)
+    kind, index_params = plan_index(
+        options.index_type,
+        len(chunks),
+        int(vectors.shape[1]),
+        hnsw_threshold=options.hnsw_threshold,
+        ivfpq_threshold=options.ivfpq_threshold,
+        overrides=options.index_params,
+    )
     created = datetime.now(UTC)
     # Microseconds: versions sort by name in build order even when built in one second.
     version = f"{created.strftime('%Y%m%dT%H%M%S%f')}-{uuid.uuid4().hex[:6]}"
@@ -266,8 +281,9 @@ def _build_locked(
         embed_tokens=embed_tokens,
         fingerprints=loaded.fingerprints,
         embedding_backend=backend,
+        index_params=index_params,
     )
-    manifest.files = _write_version(tmp, chunks, vectors, kind)
+    manifest.files = _write_version(tmp, chunks, vectors, kind, index_params)
     if progress:
         progress("write", 1, 1)
     seconds["write"] = time.perf_counter() - t

@@ -23,6 +23,11 @@ def index() -> None:
 )
 @click.option("--full", is_flag=True, help="Re-embed every chunk instead of reusing vectors.")
 @click.option(
+    "--index-type",
+    type=click.Choice(["auto", "flat", "hnsw", "ivfpq"]),
+    help="FAISS index type (ASSISTANT_INDEX_TYPE; auto: by size).",
+)
+@click.option(
     "--eval",
     "run_eval",
     is_flag=True,
@@ -52,6 +57,7 @@ def index_build(
     corpus: Path | None,
     index_dir: Path | None,
     full: bool,
+    index_type: str | None,
     run_eval: bool,
     qa: Path | None,
     min_recall: float | None,
@@ -66,7 +72,7 @@ def index_build(
     Example: assistant index build --corpus corpus --index-dir var/index
     On a Ray cluster: assistant index build --engine ray --ray-address HEAD:6379
     """
-    s = settings_with(corpus_dir=corpus, index_dir=index_dir)
+    s = settings_with(corpus_dir=corpus, index_dir=index_dir, index_type=index_type)
     if not s.corpus_dir.is_dir():  # before the model loads: fail in a second, not ten
         raise BadInputError(f"corpus folder {s.corpus_dir} does not exist")
 
@@ -261,6 +267,7 @@ def index_status(index_dir: Path | None, as_json: bool) -> None:
         "model": m.model,
         "chunking": m.chunking,
         "index_type": m.index_type,
+        "index_params": m.index_params,
         "counts": m.counts,
         "embed_tokens": m.embed_tokens,
         "sources": len(m.sources),

@@ -42,6 +42,7 @@ def build_options(s: Settings, *, full: bool, wait: bool) -> BuildOptions:
         full=full,
         index_type=s.index_type,
         hnsw_threshold=s.hnsw_threshold,
+        ivfpq_threshold=s.ivfpq_threshold,
         keep_versions=s.keep_versions,
         max_file_bytes=s.max_file_bytes,
         lock_timeout_s=-1 if wait else 0,

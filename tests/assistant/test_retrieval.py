@@ -161,22 +161,34 @@ def test_hnsw_build_reuses_vectors_and_agrees_with_flat(
 
 @pytest.fixture(scope="module")
 def mini(embedder, tmp_path_factory: pytest.TempPathFactory) -> dict[str, IndexSnapshot]:  # type: ignore[no-untyped-def]
-    """The mini corpus as a flat index and (auto, tiny threshold) as an HNSW index."""
+    """The mini corpus as a flat index and (auto, tiny thresholds) as HNSW and IVF-PQ indexes.
+
+    Filters on HNSW and IVF-PQ go through the FAISS ID selector here (``filter_exact_rows``
+    0); tests/assistant/test_index_scale.py covers the exact path for narrow filters.
+    """
     t = Template(embedder, tmp_path_factory.mktemp("retrieval-template"))
-    _, hnsw_dir = t.copy(tmp_path_factory.mktemp("retrieval-hnsw"))
-    report = build(embedder, t.corpus, hnsw_dir, index_type="auto", hnsw_threshold=5)
-    assert report.embedded == 0
-    return {
-        "flat": IndexSnapshot.load(t.index_dir),
-        "hnsw": IndexSnapshot.load(hnsw_dir),
-    }
+    snaps = {"flat": IndexSnapshot.load(t.index_dir)}
+    for kind, ivfpq_threshold in (("hnsw", 10**6), ("ivfpq", 6)):
+        _, index_dir = t.copy(tmp_path_factory.mktemp(f"retrieval-{kind}"))
+        report = build(
+            embedder,
+            t.corpus,
+            index_dir,
+            index_type="auto",
+            hnsw_threshold=5,
+            ivfpq_threshold=ivfpq_threshold,
+            index_params={"filter_exact_rows": 0},
+        )
+        assert report.embedded == 0
+        snaps[kind] = IndexSnapshot.load(index_dir)
+    return snaps
 
 
 def search(embedder, snap: IndexSnapshot, query: str, k: int = 5, **kw: Any) -> list[SearchHit]:  # type: ignore[no-untyped-def]
     return default_retriever().search(snap, query, embedder.embed_query(query), k, **kw)
 
 
-@pytest.mark.parametrize("kind", ["flat", "hnsw"])
+@pytest.mark.parametrize("kind", ["flat", "hnsw", "ivfpq"])
 def test_index_kind_and_unfiltered_search(
     embedder, mini: dict[str, IndexSnapshot], kind: str
 ) -> None:  # type: ignore[no-untyped-def]
@@ -189,7 +201,7 @@ def test_index_kind_and_unfiltered_search(
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
 
 
-@pytest.mark.parametrize("kind", ["flat", "hnsw"])
+@pytest.mark.parametrize("kind", ["flat", "hnsw", "ivfpq"])
 @pytest.mark.parametrize("mode", MODES)
 def test_phase_filter(embedder, mini: dict[str, IndexSnapshot], kind: str, mode: Mode) -> None:  # type: ignore[no-untyped-def]
     snap = mini[kind]
@@ -202,7 +214,7 @@ def test_phase_filter(embedder, mini: dict[str, IndexSnapshot], kind: str, mode:
     assert search(embedder, snap, "dropout", phases=[9], mode=mode) == []
 
 
-@pytest.mark.parametrize("kind", ["flat", "hnsw"])
+@pytest.mark.parametrize("kind", ["flat", "hnsw", "ivfpq"])
 @pytest.mark.parametrize("mode", MODES)
 def test_source_filter(embedder, mini: dict[str, IndexSnapshot], kind: str, mode: Mode) -> None:  # type: ignore[no-untyped-def]
     snap = mini[kind]
