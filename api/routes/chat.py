@@ -27,7 +27,7 @@ from api.errors import status_for
 from api.routes.chat_errors import InvalidRequestError, OpenAIErrorResponse, OpenAIRoute
 from api.routes.chat_input import ChatInput, read_messages
 from api.routes.sse import SSE_HEADERS, sse
-from api.schemas import ChatCompletionRequest
+from api.schemas import ChatCompletionRequest, ErrorResponse
 from assistant.errors import AssistantError, BadInputError
 from assistant.service import AskOptions, StudyAssistant
 from assistant.types import Answer, Delta, Done
@@ -140,6 +140,7 @@ def _checked(assistant: StudyAssistant, chat: ChatInput, k: int) -> str:
             "description": "A chat.completion, or chat.completion.chunk events with stream=true",
         },
         400: {"model": OpenAIErrorResponse, "description": "Invalid request (names the param)"},
+        422: {"model": ErrorResponse, "description": "Not sent here: invalid requests are 400s"},
     },
 )
 def create_chat_completion(  # type: ignore[no-untyped-def]

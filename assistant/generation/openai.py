@@ -114,9 +114,10 @@ class OpenAIGenerator:
         self._stream_timeout = httpx.Timeout(
             connect=connect_timeout_s, read=self.stall_timeout_s, write=timeout_s, pool=timeout_s
         )
-        transport = RetryPolicyTransport(max_retry_after_s)
+        self.retry = RetryPolicyTransport(max_retry_after_s)  # what we add to the SDK's retries
+        self.max_retries = max_retries
         # The SDK takes an httpx client (its types name httpx2, its own fork of httpx).
-        http_client: Any = httpx.Client(transport=transport, timeout=timeout)
+        http_client: Any = httpx.Client(transport=self.retry, timeout=timeout)
         self._client = openai.OpenAI(
             base_url=self.base_url,
             api_key=api_key or "no-key",  # never sent: see self._auth
