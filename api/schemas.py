@@ -11,7 +11,7 @@ import dataclasses
 import typing
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, create_model
 
 from assistant import types
 
@@ -126,15 +126,51 @@ AskResponse = model_of(
 )
 
 
+MAX_CONTENT_CHARS = 20_000  # characters of one chat message's text
+_TEXT_PARTS = {
+    "anyOf": [
+        {"type": "string"},
+        {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"type": {"const": "text"}, "text": {"type": "string"}},
+                "required": ["type", "text"],
+            },
+        },
+        {"type": "null"},
+    ]
+}
+
+
+class ChatCompletionMessageParam(BaseModel):
+    """One chat message; ``content`` is a string or a list of text parts (checked in the route)."""
+
+    model_config = ConfigDict(extra="allow")  # name, tool_calls...: read by nobody here
+    role: Literal["system", "developer", "user", "assistant"]
+    content: Annotated[Any, WithJsonSchema(_TEXT_PARTS)] = None
+
+
+class StreamOptions(BaseModel):
+    include_usage: bool = False
+
+
 class ChatCompletionRequest(BaseModel):
-    """OpenAI chat completions; extra fields (k, phases) narrow retrieval."""
+    """OpenAI chat completions; extra fields (k, phases) narrow retrieval.
+
+    ``max_tokens`` / ``max_completion_tokens`` are capped at ASSISTANT_LLM_MAX_TOKENS;
+    ``temperature`` reaches LLM backends (the extractive answerer is deterministic).
+    """
 
     model_config = ConfigDict(extra="allow")
     model: str = "study-assistant"
-    messages: list[ChatMessage] = Field(..., min_length=1, max_length=50)
+    messages: list[ChatCompletionMessageParam] = Field(..., min_length=1, max_length=50)
     stream: bool = False
-    temperature: float | None = None
-    max_tokens: int | None = None
+    stream_options: StreamOptions | None = None
+    n: int = Field(1, ge=1, le=1, description="Choices per request: only 1.")
+    temperature: float | None = Field(None, ge=0, le=2)
+    max_tokens: int | None = Field(None, ge=1, description="Same as max_completion_tokens.")
+    max_completion_tokens: int | None = Field(None, ge=1)
     k: int = Field(5, ge=1, le=50)
     phases: PhaseList = None
 
@@ -147,7 +183,3 @@ class ErrorBody(BaseModel):
 
 class ErrorResponse(BaseModel):
     error: ErrorBody
-
-
-def openai_error(message: str, type_: str, code: str | None = None) -> dict[str, Any]:
-    return {"error": {"message": message, "type": type_, "code": code}}

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Container
 from dataclasses import dataclass, field
 
+from assistant.answer_writer import Sampling
 from assistant.cache import exact_key, normalize_question
 from assistant.protocols import Cache, SemanticLookup
 from assistant.searcher import Query
@@ -34,10 +35,19 @@ class CacheScope:
     phases: list[int] = field(default_factory=list)
     # sha256 of the conversation turns the answer used; "" when it used none.
     history_digest: str = ""
+    # sha256 of a client's own completion limit, temperature and instructions; "" when the
+    # request used the server's (keys of such requests are those of before these existed).
+    generation_digest: str = ""
 
     @staticmethod
     def digest(history: list[dict[str, str]]) -> str:
         text = json.dumps([[m["role"], m["content"]] for m in history], ensure_ascii=False)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    @staticmethod
+    def generation(sampling: Sampling) -> str:
+        s = sampling
+        text = json.dumps([s.max_tokens, s.temperature, s.instructions or ""], ensure_ascii=False)
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
     def namespace(self) -> str:
@@ -51,7 +61,8 @@ class CacheScope:
                 sorted(self.sources),
                 sorted(self.phases),
                 self.history_digest,
-            ],
+            ]
+            + ([self.generation_digest] if self.generation_digest else []),
             ensure_ascii=False,
             separators=(",", ":"),
         )

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from collections.abc import Generator as Gen
 from dataclasses import dataclass
 
-from assistant.errors import UpstreamModelError
+from assistant.errors import BadInputError, UpstreamModelError
 from assistant.output_guard import guard_stream
 from assistant.protocols import GenerationRequest, Generator, TokenWindow
 from assistant.types import Delta, Generation
@@ -28,6 +28,35 @@ class Written:
     backend: str
     model: str
     fell_back: bool = False  # the configured model failed; the fallback wrote the text
+
+
+@dataclass(frozen=True, slots=True)
+class Sampling:
+    """What a client may say about generation: completion limit, temperature, instructions."""
+
+    max_tokens: int
+    temperature: float
+    instructions: str | None = None  # a chat client's system messages (prompts.system_prompt)
+
+    @classmethod
+    def of(
+        cls,
+        max_tokens: int | None,
+        temperature: float | None,
+        instructions: str | None,
+        *,
+        server: Sampling,
+    ) -> Sampling:
+        """The client's values where given, the completion limit bounded by the server's."""
+        if max_tokens is not None and max_tokens < 1:
+            raise BadInputError(f"max_tokens must be >= 1, got {max_tokens}")
+        if temperature is not None and not 0 <= temperature <= 2:
+            raise BadInputError(f"temperature must be between 0 and 2, got {temperature}")
+        return cls(
+            min(max_tokens or server.max_tokens, server.max_tokens),
+            server.temperature if temperature is None else temperature,
+            instructions or None,
+        )
 
 
 def passage_budget(

@@ -108,6 +108,7 @@ def compose_answer(
         conversation_id=request.conversation_id,
         roadmap=roadmap.placement(top_phases) if passages else None,
         passage_ids=[c.chunk_id for c in passages],
+        finish_reason=gen.finish_reason,
     )
 
 

@@ -96,6 +96,7 @@ def make_generator(settings: Settings, embedder: Embedder) -> tuple[Generator, G
                 max_retry_after_s=settings.llm_max_retry_after_s,
                 max_concurrency=settings.llm_max_concurrency,
                 queue_wait_s=settings.llm_queue_wait_s,
+                reasoning_models=settings.llm_reasoning_models,
             ),
             extractive,
         )

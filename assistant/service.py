@@ -17,13 +17,13 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from collections.abc import Generator as Gen
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from assistant.answer_cache import AnswerCache, CacheHit, CacheScope
-from assistant.answer_writer import Written, passage_budget, write_answer
+from assistant.answer_writer import Sampling, Written, passage_budget, write_answer
 from assistant.compose import NOT_COVERED, RequestInfo, Timings, compose_answer, cost_row
 from assistant.conversation_log import SqlConversationLog
 from assistant.conversation_store import Conversation, ConversationStore
@@ -69,6 +69,9 @@ class AskOptions:
     # issued learner id): it is then kept in the durable log too. None: key_id, cache only.
     owner: str | None = None
     endpoint: str = "ask"  # ask | chat | cli | eval: where the question came in
+    max_tokens: int | None = None  # the client's completion limit, within the server's
+    temperature: float | None = None  # the client's sampling temperature (0 to 2)
+    instructions: str | None = None  # a chat client's system messages (prompts.system_prompt)
 
 
 class StudyAssistant:
@@ -228,6 +231,8 @@ class StudyAssistant:
         opts = opts or AskOptions(k=self.top_k)
         started = time.perf_counter()
         question = self.searcher.validate(question, "question", opts.k)
+        server = Sampling(self.max_tokens, self.temperature)
+        sampling = Sampling.of(opts.max_tokens, opts.temperature, opts.instructions, server=server)
         snap = self.searcher.snapshot  # this request's version, even if a reload swaps it
         conv = self.conversations.open(
             opts.owner or opts.key_id, opts.conversation_id, opts.history, keep=bool(opts.owner)
@@ -235,6 +240,8 @@ class StudyAssistant:
         standalone = rewrite_follow_up(question, conv.history, self.generator)
         query = self.searcher.query(standalone)
         scope = self._scope(opts, conv, condensed=standalone != question)
+        if sampling != server:  # the client's own limit, temperature or instructions
+            scope = replace(scope, generation_digest=CacheScope.generation(sampling))
         info = RequestInfo(opts.request_id or uuid.uuid4().hex, conv.id, snap.version, started)
         hit = self.answers.lookup(query, scope, snap.chunk_ids)
         # Read after the first cache call, so the request that meets a dead Redis says so.
@@ -246,7 +253,7 @@ class StudyAssistant:
         else:
             passages, scores = self._retrieve(snap, query, opts, timings)
             yield info.meta("miss", self.generator.backend, self.generator.model)
-            written = yield from self._write(standalone, passages, conv.history, timings)
+            written = yield from self._write(standalone, passages, conv.history, timings, sampling)
             answer = compose_answer(
                 written, passages, scores, info,
                 roadmap=self.roadmap, pricing=self.pricing, degraded=degraded,
@@ -320,16 +327,17 @@ class StudyAssistant:
         passages: list[Chunk],
         history: list[dict[str, str]],
         timings: Timings,
+        sampling: Sampling,
     ) -> Gen[AskEvent, None, Written]:
         """The answer text, streamed as deltas; "not covered" when no passage is relevant."""
         t = time.perf_counter()
         try:
-            return (yield from self._generate(question, passages, history))
+            return (yield from self._generate(question, passages, history, sampling))
         finally:
             timings.generate_ms = (time.perf_counter() - t) * 1000
 
     def _generate(
-        self, question: str, passages: list[Chunk], history: list[dict[str, str]]
+        self, question: str, passages: list[Chunk], history: list[dict[str, str]], s: Sampling
     ) -> Gen[AskEvent, None, Written]:
         if not passages:
             yield Delta(NOT_COVERED)
@@ -338,8 +346,8 @@ class StudyAssistant:
         request = GenerationRequest(
             question=question,
             passages=passages,
-            messages=build_messages(question, passages, history),
-            max_tokens=self.max_tokens,
-            temperature=self.temperature,
+            messages=build_messages(question, passages, history, s.instructions),
+            max_tokens=s.max_tokens,
+            temperature=s.temperature,
         )
         return (yield from write_answer(self.generator, self.fallback, request))

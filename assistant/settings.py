@@ -164,6 +164,11 @@ class Settings(BaseSettings):
         "abandoned and the answer falls back to extractive (degraded).",
     )
     llm_temperature: float = Field(0.2, ge=0, le=2, description="Sampling temperature.")
+    llm_reasoning_models: str = Field(
+        r"(^|/)(o\d|gpt-5)",
+        description="Regex searched in the openai backend's model name: matching (reasoning) "
+        "models get max_completion_tokens and no temperature.",
+    )
     context_tokens: int = Field(1500, gt=0, description="Token budget for passages in the prompt.")
 
     # --- cache -------------------------------------------------------------------------
@@ -221,6 +226,12 @@ class Settings(BaseSettings):
         default_factory=list, description="Origins allowed to call the API (widget hosts)."
     )
     max_question_chars: int = Field(2000, gt=0, description="Longest accepted question.")
+    max_instruction_chars: int = Field(
+        2000,
+        ge=0,
+        description="Longest system-message text a /v1/chat/completions client may add to the "
+        "system prompt (0 = refuse system messages).",
+    )
     max_body_bytes: int = Field(65_536, gt=0, description="Largest accepted request body.")
     log_level: str = Field("INFO", description="Logging level for entry points.")
     server_url: str | None = Field(

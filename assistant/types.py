@@ -183,6 +183,7 @@ class Answer:
     conversation_id: str | None = None
     roadmap: str | None = None  # where the topic sits in the roadmap
     passage_ids: list[str] = field(default_factory=list)  # every passage the answer was built from
+    finish_reason: str = "stop"  # "length": the text stopped at the token limit
 
     def to_json(self) -> dict[str, Any]:
         """The `/v1/ask` response body (``passage_ids`` stay internal)."""
@@ -199,6 +200,7 @@ class Answer:
             "request_id": self.request_id,
             "conversation_id": self.conversation_id,
             "roadmap": self.roadmap,
+            "finish_reason": self.finish_reason,
         }
 
     def to_cache_json(self) -> dict[str, Any]:
@@ -222,6 +224,7 @@ class Answer:
             conversation_id=d.get("conversation_id"),
             roadmap=d.get("roadmap"),
             passage_ids=list(d.get("passage_ids", [])),
+            finish_reason=str(d.get("finish_reason") or "stop"),
         )
 
     def reused(

@@ -1,145 +1,172 @@
 """POST /v1/chat/completions and GET /v1/models: OpenAI-compatible, streaming and not.
 
-The last user message is the question; earlier messages are the conversation.
-Citations travel as an extra top-level ``citations`` field (OpenAI clients keep
-unknown fields), and the answer text cites them as [n].
+The last user message is the question; earlier user/assistant messages are the
+conversation; system messages are instructions fenced after the service's own rules
+(``chat_input``). Responses are the official ``openai`` types. Citations travel as
+an extra top-level ``citations`` field (OpenAI clients keep unknown fields), and the
+answer text cites them as [n]. ``finish_reason`` is the generator's: ``length`` when
+the answer stopped at the token limit (then no roadmap placement follows it).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
+from openai.types import CompletionUsage, Model
+from openai.types.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionMessage
+from openai.types.chat.chat_completion import Choice
+from openai.types.chat.chat_completion_chunk import Choice as ChunkChoice
+from openai.types.chat.chat_completion_chunk import ChoiceDelta
 
-from api.deps import AssistantDep, ClientDep, RequestIdDep
+from api.deps import AppStateDep, ClientDep, RequestIdDep
 from api.errors import status_for
+from api.routes.chat_errors import InvalidRequestError, OpenAIErrorResponse, OpenAIRoute
+from api.routes.chat_input import ChatInput, read_messages
 from api.routes.sse import SSE_HEADERS, sse
-from api.schemas import ChatCompletionRequest
+from api.schemas import ChatCompletionRequest, ErrorResponse
 from assistant.errors import AssistantError, BadInputError
 from assistant.service import AskOptions, StudyAssistant
 from assistant.types import Answer, Delta, Done
 
-router = APIRouter(tags=["openai"])
+router = APIRouter(tags=["openai"], route_class=OpenAIRoute)
 MODEL_ID = "study-assistant"
+FinishReason = Literal["stop", "length", "content_filter"]
 
 
-def _split(body: ChatCompletionRequest) -> tuple[str, list[dict[str, str]]]:
-    turns = [
-        {"role": m.role, "content": m.content or ""}
-        for m in body.messages
-        if m.role in ("user", "assistant")
-    ]
-    if not turns or turns[-1]["role"] != "user":
-        raise BadInputError("messages must end with a user message (the question)")
-    return turns[-1]["content"], turns[:-1]
+def _finish(answer: Answer) -> FinishReason:
+    reason = answer.finish_reason
+    return reason if reason in ("length", "content_filter") else "stop"  # type: ignore[return-value]
 
 
-def _completion(result: Answer, created: int) -> dict[str, Any]:
-    return {
-        "id": f"chatcmpl-{result.request_id}",
-        "object": "chat.completion",
-        "created": created,
-        "model": MODEL_ID,
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": _content(result)},
-                "finish_reason": "stop",
-                "logprobs": None,
-            }
-        ],
-        "usage": _usage(result),
-        "citations": [c.to_json() for c in result.citations],
-        "index_version": result.index_version,
-        "cache": result.cache,
-        "degraded": result.degraded,
-    }
+def _content(answer: Answer) -> str:
+    """The answer, then where it sits in the roadmap, unless the token limit cut it."""
+    if answer.roadmap and answer.finish_reason != "length":
+        return f"{answer.answer}\n\n{answer.roadmap}"
+    return answer.answer
 
 
-def _content(result: Answer) -> str:
-    return result.answer + (f"\n\n{result.roadmap}" if result.roadmap else "")
+def _usage(answer: Answer) -> CompletionUsage:
+    p, c = answer.usage.prompt_tokens, answer.usage.completion_tokens
+    return CompletionUsage(prompt_tokens=p, completion_tokens=c, total_tokens=p + c)
 
 
-def _usage(result: Answer) -> dict[str, int]:
-    p, c = result.usage.prompt_tokens, result.usage.completion_tokens
-    return {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}
+def _dump(obj: ChatCompletion | ChatCompletionChunk) -> dict[str, Any]:
+    return obj.model_dump(mode="json", exclude_unset=True)
+
+
+def _completion(answer: Answer, created: int) -> dict[str, Any]:
+    message = ChatCompletionMessage(role="assistant", content=_content(answer))
+    choice = Choice(index=0, message=message, finish_reason=_finish(answer), logprobs=None)
+    completion = ChatCompletion(
+        id=f"chatcmpl-{answer.request_id}",
+        object="chat.completion",
+        created=created,
+        model=MODEL_ID,
+        choices=[choice],
+        usage=_usage(answer),
+        citations=[c.to_json() for c in answer.citations],  # extra fields: kept by clients
+        index_version=answer.index_version,
+        cache=answer.cache,
+        degraded=answer.degraded,
+    )
+    return _dump(completion)
 
 
 def _stream(
     assistant: StudyAssistant, question: str, opts: AskOptions, include_usage: bool
 ) -> Iterator[str]:
     created = int(time.time())
-    cid = f"chatcmpl-{opts.request_id}"
 
-    def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
-        return sse(
-            None,
-            {
-                "id": cid,
-                "object": "chat.completion.chunk",
-                "created": created,
-                "model": MODEL_ID,
-                "choices": [
-                    {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
-                ],
-                **extra,
-            },
-        )
+    def chunk(delta: ChoiceDelta | None, finish: FinishReason | None = None, **extra: Any) -> str:
+        choices = [] if delta is None else [
+            ChunkChoice(index=0, delta=delta, finish_reason=finish, logprobs=None)
+        ]  # fmt: skip
+        return sse(None, _dump(ChatCompletionChunk(
+            id=f"chatcmpl-{opts.request_id}", object="chat.completion.chunk", created=created,
+            model=MODEL_ID, choices=choices, **extra,
+        )))  # fmt: skip
 
     try:
-        yield chunk({"role": "assistant", "content": ""})
+        yield chunk(ChoiceDelta(role="assistant", content=""))
         for event in assistant.ask_events(question, opts):
             if isinstance(event, Delta):
-                yield chunk({"content": event.text})
+                yield chunk(ChoiceDelta(content=event.text))
             elif isinstance(event, Done):
                 answer = event.answer
-                if answer.roadmap:
-                    yield chunk({"content": f"\n\n{answer.roadmap}"})
+                if tail := _content(answer)[len(answer.answer) :]:
+                    yield chunk(ChoiceDelta(content=tail))
                 citations = [c.to_json() for c in answer.citations]
-                yield chunk({}, "stop", citations=citations, index_version=answer.index_version)
+                yield chunk(
+                    ChoiceDelta(), _finish(answer), citations=citations,
+                    index_version=answer.index_version, cache=answer.cache,
+                    degraded=answer.degraded,
+                )  # fmt: skip
                 if include_usage:
-                    yield sse(
-                        None,
-                        {
-                            "id": cid,
-                            "object": "chat.completion.chunk",
-                            "created": created,
-                            "model": MODEL_ID,
-                            "choices": [],
-                            "usage": _usage(answer),
-                        },
-                    )
+                    yield chunk(None, usage=_usage(answer))
     except AssistantError as exc:
         status, type_ = status_for(exc)
-        yield sse(None, {"error": {"message": str(exc), "type": type_, "code": status}})
+        error = {"message": str(exc), "type": type_, "param": None, "code": status}
+        yield sse(None, {"error": error})
     yield sse(None, "[DONE]")
 
 
-@router.post("/v1/chat/completions")
+def _max_tokens(body: ChatCompletionRequest) -> int | None:
+    legacy, current = body.max_tokens, body.max_completion_tokens
+    if legacy is not None and current is not None and legacy != current:
+        raise InvalidRequestError(
+            f"max_tokens ({legacy}) and max_completion_tokens ({current}) differ: send one",
+            "max_tokens",
+        )
+    return current if current is not None else legacy
+
+
+def _checked(assistant: StudyAssistant, chat: ChatInput, k: int) -> str:
+    try:
+        return assistant.validate(chat.question, "question", k)
+    except BadInputError as exc:
+        raise InvalidRequestError(f"{chat.question_param}: {exc}", chat.question_param) from exc
+
+
+@router.post(
+    "/v1/chat/completions",
+    responses={
+        200: {
+            "model": ChatCompletion,
+            "content": {"text/event-stream": {}},
+            "description": "A chat.completion, or chat.completion.chunk events with stream=true",
+        },
+        400: {"model": OpenAIErrorResponse, "description": "Invalid request (names the param)"},
+        422: {"model": ErrorResponse, "description": "Not sent here: invalid requests are 400s"},
+    },
+)
 def create_chat_completion(  # type: ignore[no-untyped-def]
     body: ChatCompletionRequest,
-    assistant: AssistantDep,
+    state: AppStateDep,
     client: ClientDep,
     request_id: RequestIdDep,
 ):
     """OpenAI-compatible chat completion answered from the study corpus."""
-    question, history = _split(body)
+    assistant = state.assistant
+    chat = read_messages(body.messages, state.settings.max_instruction_chars)
+    question = _checked(assistant, chat, body.k)
     opts = AskOptions(
         k=body.k,
         phases=body.phases,
-        history=history,
+        history=chat.history,
         key_id=client.key_id,
         endpoint="chat",
         request_id=request_id,
+        max_tokens=_max_tokens(body),
+        temperature=body.temperature,
+        instructions=chat.instructions,
     )
     if body.stream:
-        assistant.validate(question, "question", body.k)
         _ = assistant.snapshot  # no index: a 503 now, not a 200 followed by an error event
-        extra = body.model_extra or {}
-        include_usage = bool((extra.get("stream_options") or {}).get("include_usage"))
+        include_usage = bool(body.stream_options and body.stream_options.include_usage)
         return StreamingResponse(
             _stream(assistant, question, opts, include_usage),
             media_type="text/event-stream",
@@ -151,7 +178,5 @@ def create_chat_completion(  # type: ignore[no-untyped-def]
 @router.get("/v1/models")
 def list_models(client: ClientDep) -> dict[str, Any]:
     """The one model this service offers, for OpenAI-compatible chat UIs."""
-    return {
-        "object": "list",
-        "data": [{"id": MODEL_ID, "object": "model", "created": 0, "owned_by": "study-assistant"}],
-    }
+    model = Model(id=MODEL_ID, object="model", created=0, owned_by="study-assistant")
+    return {"object": "list", "data": [model.model_dump(mode="json")]}

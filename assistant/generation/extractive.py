@@ -6,6 +6,9 @@ passage about X (its heading names X, its lead or "core idea" sentences, sentenc
 as subject); "X vs Y" covers both sides; "how long / what next" prefers a plan's field
 lines ("Time: …"). A sentence that refers back ("It also…", "This…") only appears right
 after the sentence it depends on. Sentences read in document order within a passage.
+
+It is deterministic: ``temperature`` and the client's instructions (system messages) do not
+apply to picked sentences and are ignored; ``max_tokens`` is honoured (``_fit``).
 """
 
 from __future__ import annotations
@@ -224,8 +227,8 @@ class ExtractiveGenerator:
                 keep[(c.n, c.sent.pos)] = c
         return list(keep.values())
 
-    def _render(self, picked: list[_Cand], passages: list[Chunk]) -> str:
-        """Passages in order of their best sentence, sentences in document order."""
+    def _render(self, picked: list[_Cand], passages: list[Chunk]) -> list[str]:
+        """Cited sentences: passages in order of their best sentence, sentences in document order."""
         best: dict[int, float] = {}
         for c in picked:
             best[c.n] = max(best.get(c.n, c.score), c.score)
@@ -238,7 +241,30 @@ class ExtractiveGenerator:
                 text = f"{_major_heading(passages[c.n - 1])} — {text}"
             parts.append(f"{text} [{c.n}]")
             prev_n = c.n
-        return " ".join(parts)
+        return parts
+
+    def _fit(self, parts: list[str], max_tokens: int) -> tuple[str, str]:
+        """The cited sentences that fit in ``max_tokens`` tokens, and the finish reason.
+
+        Tokens are the embedding model's (this answerer has no tokenizer of its own). Whole
+        sentences are kept while they fit; when not even the first fits, its first words
+        with its citation. "length" when anything was left out, as an LLM reports it.
+        """
+        count = self.embedder.count_tokens
+        kept: list[str] = []
+        for part in parts:
+            if count(" ".join([*kept, part])) > max_tokens:
+                break
+            kept.append(part)
+        else:
+            return " ".join(kept), "stop"
+        if not kept:
+            words, _, marker = parts[0].rpartition(" ")
+            cut = words.split()
+            while cut and count(" ".join([*cut, marker])) > max_tokens:
+                cut.pop()
+            kept = [" ".join([*cut, marker])] if cut else []
+        return " ".join(kept), "length"
 
     def generate(self, request: GenerationRequest) -> Generation:
         if not request.passages:
@@ -251,13 +277,14 @@ class ExtractiveGenerator:
             text = " ".join(
                 f"{c.text[:300].strip()} [{n}]" for n, c in enumerate(request.passages[:1], 1)
             )
-            return Generation(text=text, usage=Usage(0, 0, exact=True), model=self.model)
+            text, finish = self._fit([text], request.max_tokens)
+            return Generation(text, Usage(0, 0, exact=True), self.model, finish)
         picked = self._pick(kind, scored, request.passages) or [
             max((c for c in scored if not c.sent.dependent), key=lambda c: c.score, default=None)
             or max(scored, key=lambda c: c.score)
         ]
-        text = self._render(picked, request.passages)
-        return Generation(text=text, usage=Usage(0, 0, exact=True), model=self.model)
+        text, finish = self._fit(self._render(picked, request.passages), request.max_tokens)
+        return Generation(text, Usage(0, 0, exact=True), self.model, finish)
 
     def stream(self, request: GenerationRequest) -> Iterator[str | Generation]:
         gen = self.generate(request)

@@ -1,15 +1,21 @@
 """Answers from an OpenAI-compatible ``/chat/completions`` endpoint (OpenAI, vLLM, Ollama).
 
-Each call makes at most ``max_retries + 1`` HTTP attempts: 429, 500, 502, 503, 504 and
-connection failures are retried after exponential backoff with jitter, or after the
-server's ``Retry-After`` when it is at most ``max_retry_after_s`` (longer: fail at once,
-so the caller falls back instead of retrying early); other 4xx fail at once. A stream
-is retried only until its first piece of text has been handed to the caller, and fails
-with ``UpstreamTimeoutError`` when no byte arrives for ``stall_timeout_s``. A circuit
-breaker counts whole failed calls and, once tripped, fails calls fast without a request.
-At most ``max_concurrency`` calls are in flight; one that finds no free slot within
-``queue_wait_s`` fails with ``UpstreamModelError`` (the service then answers extractively).
-Output that reproduces the system prompt is refused (``assistant.output_guard``).
+Requests go through the official ``openai`` SDK, which retries 408/409/429/5xx,
+connection errors and connect timeouts up to ``max_retries`` times, honouring
+``Retry-After``; ``retry.RetryPolicyTransport`` makes read timeouts final and fails
+at once when the server asks for a longer wait than ``max_retry_after_s``. A stream is
+retried until its response begins, then never: it fails with ``UpstreamTimeoutError``
+when no byte arrives for ``stall_timeout_s``, or when bytes arrive but no text for that
+long. A circuit breaker counts whole failed calls and, once tripped, fails calls fast
+without a request. At most ``max_concurrency`` calls are in flight; one that finds no
+free slot within ``queue_wait_s`` fails with ``UpstreamModelError`` (the service then
+answers extractively). Output that reproduces the system prompt is refused
+(``assistant.output_guard``).
+
+Reasoning models (names matching ``reasoning_models``: o1, o3, o4-mini, gpt-5...)
+refuse ``max_tokens`` and any ``temperature`` but the default: they get
+``max_completion_tokens`` and no temperature; other models get ``max_tokens`` and
+``temperature``.
 
 The API key travels only in the ``Authorization`` header; it is scrubbed from every
 message built here and never kept in a repr. A base URL carrying credentials
@@ -19,41 +25,27 @@ message built here and never kept in a repr. A base URL carrying credentials
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+import re
+import time
 from collections.abc import Generator as PyGenerator
-from typing import Any, TypeVar
+from collections.abc import Iterator
+from typing import Any, cast
 
 import httpx
+import openai
+from openai.types.chat import ChatCompletion
 
-from assistant.errors import (
-    AssistantError,
-    BadInputError,
-    ConfigError,
-    UpstreamModelError,
-    UpstreamTimeoutError,
-)
+from assistant.errors import BadInputError, ConfigError, UpstreamModelError, UpstreamTimeoutError
 from assistant.generation.breaker import CircuitBreaker
 from assistant.generation.limits import ConcurrencyLimit
-from assistant.generation.openai_wire import (
-    error_message,
-    first_choice,
-    parse_usage,
-    redact,
-    safe_url,
-    sse_data,
-)
-from assistant.generation.retry import (
-    AttemptFailed,
-    RetryPolicy,
-    failure_from_response,
-    failure_from_transport,
-)
+from assistant.generation.openai_errors import Endpoint, safe_url
+from assistant.generation.retry import RetryPolicyTransport
 from assistant.output_guard import guard_stream, reproduces_system_prompt
 from assistant.protocols import GenerationRequest
 from assistant.tokens import count_tokens_estimate
 from assistant.types import Generation, Usage
 
-T = TypeVar("T")
+REASONING_MODELS = r"(^|/)(o\d|gpt-5)"  # ASSISTANT_LLM_REASONING_MODELS's default
 
 
 class OpenAIGenerator:
@@ -70,14 +62,12 @@ class OpenAIGenerator:
         timeout_s: float = 60.0,
         connect_timeout_s: float = 5.0,
         max_retries: int = 2,
-        backoff_s: float = 0.5,
-        max_backoff_s: float = 8.0,
         stall_timeout_s: float | None = None,
         max_retry_after_s: float = 10.0,
         max_concurrency: int = 8,
         queue_wait_s: float = 0.5,
+        reasoning_models: str = REASONING_MODELS,
         breaker: CircuitBreaker | None = None,
-        transport: httpx.BaseTransport | None = None,
     ) -> None:
         try:
             url: httpx.URL | None = httpx.URL(base_url) if isinstance(base_url, str) else None
@@ -97,28 +87,46 @@ class OpenAIGenerator:
                 raise ConfigError(f"{name} must be > 0, got {value}")
         if stall_timeout_s is not None and not stall_timeout_s > 0:
             raise ConfigError(f"stall_timeout_s must be > 0, got {stall_timeout_s}")
-        self.retry = RetryPolicy(max_retries, backoff_s, max_backoff_s, max_retry_after_s)
+        if max_retries < 0:
+            raise ConfigError(f"max_retries must be >= 0, got {max_retries}")
+        try:
+            self.reasoning = re.search(reasoning_models, model) is not None
+        except re.error as exc:
+            raise ConfigError(
+                f"ASSISTANT_LLM_REASONING_MODELS is not a regular expression: {reasoning_models!r} ({exc})"
+            ) from exc
         self.limit = ConcurrencyLimit(max_concurrency, queue_wait_s)
-
         self.base_url = base_url.rstrip("/")
         self.model = model
-        self.timeout_s = timeout_s
         self.stall_timeout_s = stall_timeout_s if stall_timeout_s is not None else timeout_s
         self.breaker = breaker if breaker is not None else CircuitBreaker()
-        self._api_key = api_key or None  # kept only to scrub it from provider messages
-        self._url = f"{self.base_url}/chat/completions"
-        self._where = safe_url(self._url)
-        headers = {"Accept": "application/json, text/event-stream"}
-        if self._api_key:
-            headers["Authorization"] = f"Bearer {self._api_key}"
-        self._timeout = httpx.Timeout(
+        self._where = safe_url(f"{self.base_url}/chat/completions")
+        self._endpoint = Endpoint(
+            self._where, api_key or None, connect_timeout_s, timeout_s, self.stall_timeout_s,
+            max_retry_after_s,
+        )  # fmt: skip
+        # Without a key no Authorization header goes out (local servers need none).
+        self._auth: dict[str, Any] = {} if api_key else {"Authorization": openai.omit}
+        timeout = httpx.Timeout(
             connect=connect_timeout_s, read=timeout_s, write=timeout_s, pool=timeout_s
         )
         # In a stream the read timeout is the gap allowed between two bytes: the stall limit.
         self._stream_timeout = httpx.Timeout(
             connect=connect_timeout_s, read=self.stall_timeout_s, write=timeout_s, pool=timeout_s
         )
-        self._client = httpx.Client(headers=headers, timeout=self._timeout, transport=transport)
+        self.retry = RetryPolicyTransport(max_retry_after_s)  # what we add to the SDK's retries
+        self.max_retries = max_retries
+        # The SDK takes an httpx client (its types name httpx2, its own fork of httpx).
+        http_client: Any = httpx.Client(transport=self.retry, timeout=timeout)
+        self._client = openai.OpenAI(
+            base_url=self.base_url,
+            api_key=api_key or "no-key",  # never sent: see self._auth
+            timeout=cast(Any, timeout),
+            max_retries=max_retries,
+            http_client=http_client,
+        )
+        # create() with arguments built at run time (its overloads need literal ones).
+        self._create: Any = self._client.chat.completions.create
 
     def __repr__(self) -> str:
         return (
@@ -140,9 +148,9 @@ class OpenAIGenerator:
 
     def generate(self, request: GenerationRequest) -> Generation:
         """One non-streamed completion, with retries and the breaker."""
-        body = self._body(request, stream=False)
+        params = self._params(request)
         with self.limit.slot(self._where), self.breaker.guard(self._where):
-            generation = self._with_retries(lambda: self._complete_once(body, request))
+            generation = self._complete(params, request)
         # Checked outside the breaker: the endpoint worked, the answer is what is refused.
         if reproduces_system_prompt(generation.text):
             raise self._leak_error()
@@ -150,22 +158,16 @@ class OpenAIGenerator:
 
     def stream(self, request: GenerationRequest) -> Iterator[str | Generation]:
         """Text deltas as they arrive, then one final ``Generation`` (full text, usage)."""
-        body = self._body(request, stream=True)
+        params = self._params(request)
         with self.limit.slot(self._where):
-            yield from guard_stream(self._stream_call(body, request), self._leak_error)
+            yield from guard_stream(self._stream_call(params, request), self._leak_error)
 
     def _stream_call(
-        self, body: dict[str, Any], request: GenerationRequest
+        self, params: dict[str, Any], request: GenerationRequest
     ) -> PyGenerator[str | Generation, None, None]:
         with self.breaker.guard(self._where):
-            generation = yield from self._stream_with_retries(body, request)
+            generation = yield from self._stream_once(params, request)
         yield generation
-
-    def _transport_failure(self, exc: httpx.HTTPError, *, streaming: bool) -> AttemptFailed:
-        stall = self.stall_timeout_s if streaming else None
-        return failure_from_transport(
-            exc, self._where, self._timeout.connect, self.timeout_s, stall
-        )
 
     def _leak_error(self) -> UpstreamModelError:
         return UpstreamModelError(
@@ -174,7 +176,8 @@ class OpenAIGenerator:
 
     # --- request building ----------------------------------------------------------------
 
-    def _body(self, request: GenerationRequest, *, stream: bool) -> dict[str, Any]:
+    def _params(self, request: GenerationRequest) -> dict[str, Any]:
+        """The create() arguments besides streaming: model, messages and sampling."""
         if not request.messages or not all(
             isinstance(m, dict) and isinstance(m.get("content"), str) and m.get("role")
             for m in request.messages
@@ -186,150 +189,131 @@ class OpenAIGenerator:
             raise BadInputError(f"max_tokens must be > 0, got {request.max_tokens}")
         if not 0 <= request.temperature <= 2:
             raise BadInputError(f"temperature must be in [0, 2], got {request.temperature}")
-        body: dict[str, Any] = {
+        reasoning = self.reasoning  # they refuse max_tokens and any temperature but the default
+        return {
             "model": self.model,
             "messages": request.messages,
-            "max_tokens": request.max_tokens,
-            "temperature": request.temperature,
+            "max_completion_tokens": request.max_tokens if reasoning else openai.omit,
+            "max_tokens": openai.omit if reasoning else request.max_tokens,
+            "temperature": openai.omit if reasoning else request.temperature,
+            "extra_headers": self._auth,
         }
-        if stream:
-            body["stream"] = True
-            body["stream_options"] = {"include_usage": True}
-        return body
 
-    # --- attempts and retries --------------------------------------------------------------
+    # --- calls -----------------------------------------------------------------------------
 
-    def _with_retries(self, once: Callable[[], T]) -> T:
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                return once()
-            except AttemptFailed as failed:
-                if self.retry.gives_up(failed, attempt):
-                    raise self._final_error(failed, attempt) from failed.__cause__
-                self.retry.wait(failed, attempt, self._scrub)
-
-    def _stream_with_retries(
-        self, body: dict[str, Any], request: GenerationRequest
-    ) -> PyGenerator[str, None, Generation]:
-        attempt = 0
-        while True:
-            attempt += 1
-            sent: list[str] = []  # deltas already handed to the caller in this attempt
-            try:
-                return (yield from self._stream_once(body, request, sent))
-            except AttemptFailed as failed:
-                if sent:
-                    failed.detail += " (after part of the answer was streamed; not retried)"
-                if sent or self.retry.gives_up(failed, attempt):
-                    raise self._final_error(failed, attempt) from failed.__cause__
-                self.retry.wait(failed, attempt, self._scrub)
-
-    def _scrub(self, text: str) -> str:
-        return redact(text, self._api_key)
-
-    def _final_error(self, failed: AttemptFailed, attempts: int) -> AssistantError:
-        tail = f" after {attempts} attempts" if attempts > 1 else ""
-        message = self._scrub(f"openai backend: {failed.detail}{tail}")
-        if failed.bad_input:
-            return BadInputError(message)
-        if failed.timeout:
-            return UpstreamTimeoutError(message)
-        return UpstreamModelError(message)
-
-    # --- one HTTP attempt ----------------------------------------------------------------
-
-    def _complete_once(self, body: dict[str, Any], request: GenerationRequest) -> Generation:
+    def _complete(self, params: dict[str, Any], request: GenerationRequest) -> Generation:
         try:
-            response = self._client.post(self._url, json=body)
-        except httpx.HTTPError as exc:
-            raise self._transport_failure(exc, streaming=False) from exc
-        if not response.is_success:
-            raise failure_from_response(response, self._where)
-        return self._parse_completion(self._json(response.text), request)
+            completion = self._create(**params)
+        except openai.APIStatusError as exc:
+            raise self._endpoint.error(exc, streaming=False) from None
+        except openai.OpenAIError as exc:
+            raise self._endpoint.error(exc, streaming=False) from exc
+        except ValueError as exc:  # the body is not JSON (a proxy's HTML error page)
+            raise UpstreamModelError(f"openai backend: {self._where} sent malformed JSON") from exc
+        return self._generation(completion, request)
 
     def _stream_once(
-        self, body: dict[str, Any], request: GenerationRequest, sent: list[str]
+        self, params: dict[str, Any], request: GenerationRequest
     ) -> PyGenerator[str, None, Generation]:
-        model, usage, finish, done = "", None, None, False
+        sent: list[str] = []  # deltas handed to the caller
+        model, usage, finish = "", None, None
         try:
-            with self._client.stream(
-                "POST", self._url, json=body, timeout=self._stream_timeout
-            ) as response:
-                if not response.is_success:
-                    response.read()
-                    raise failure_from_response(response, self._where)
-                if "text/event-stream" not in response.headers.get("content-type", ""):
-                    # A server that ignored "stream": answer with its whole reply at once.
-                    generation = self._parse_completion(
-                        self._json(response.read().decode()), request
+            stream = self._create(
+                **params, stream=True, stream_options={"include_usage": True},
+                timeout=self._stream_timeout,
+            )  # fmt: skip
+        except openai.APIStatusError as exc:
+            raise self._endpoint.error(exc, streaming=True) from None
+        except openai.OpenAIError as exc:
+            raise self._endpoint.error(exc, streaming=True) from exc
+        try:
+            if "text/event-stream" not in stream.response.headers.get("content-type", ""):
+                # A server that ignored "stream": its whole reply at once.
+                generation = self._generation(self._whole(stream.response), request)
+                if generation.text:
+                    yield generation.text
+                return generation
+            quiet_since = time.monotonic()  # last text, or the start
+            for chunk in stream:
+                model = getattr(chunk, "model", None) or model
+                usage = getattr(chunk, "usage", None) or usage
+                choices = getattr(chunk, "choices", None)
+                choice = choices[0] if choices else None
+                delta = getattr(choice, "delta", None)
+                text = getattr(delta, "content", None)
+                if text:
+                    sent.append(text)
+                    quiet_since = time.monotonic()
+                    yield text
+                elif time.monotonic() - quiet_since > self.stall_timeout_s:
+                    raise UpstreamTimeoutError(
+                        f"openai backend: {self._where} stream stalled: "
+                        f"no text for {self.stall_timeout_s} s"
                     )
-                    if generation.text:
-                        sent.append(generation.text)
-                        yield generation.text
-                    return generation
-                for payload in sse_data(response.iter_lines()):
-                    if payload.strip() == "[DONE]":
-                        done = True
-                        break
-                    chunk = self._json(payload)
-                    if "error" in chunk:
-                        msg = error_message(payload.encode(), "application/json")
-                        raise AttemptFailed(f"{self._where} stream error: {msg}", retryable=False)
-                    model = str(chunk.get("model") or model)
-                    usage = parse_usage(chunk.get("usage")) or usage
-                    choice = first_choice(chunk)
-                    delta = choice.get("delta")
-                    content = delta.get("content") if isinstance(delta, dict) else None
-                    if isinstance(content, str) and content:
-                        sent.append(content)
-                        yield content
-                    finish = choice.get("finish_reason") or finish
-        except httpx.HTTPError as exc:
-            raise self._transport_failure(exc, streaming=True) from exc
-        if not done and finish is None:
-            raise AttemptFailed(f"{self._where} stream ended before [DONE]", retryable=True)
+                finish = getattr(choice, "finish_reason", None) or finish
+        except openai.APIError as exc:  # a stall, a cut connection, an error event
+            error = self._endpoint.error(exc, streaming=True)
+            if sent:
+                error = type(error)(f"{error} (after part of the answer was streamed; not retried)")
+            raise error from (exc if isinstance(exc, openai.APIConnectionError) else None)
+        except ValueError as exc:  # a chunk that is not JSON
+            raise UpstreamModelError(
+                f"openai backend: {self._where} sent malformed JSON in its stream"
+            ) from exc
+        finally:
+            stream.close()  # also when the caller stops reading: the connection is freed
+        if finish is None:
+            raise UpstreamModelError(
+                f"openai backend: {self._where} stream ended without a finish_reason"
+            )
         text = "".join(sent)
         return Generation(
             text=text,
-            usage=usage or self._estimate_usage(request, text),
+            usage=self._usage(usage, request, text),
             model=model or self.model,
-            finish_reason=str(finish or "stop"),
+            finish_reason=finish,
         )
 
-    def _parse_completion(self, data: dict[str, Any], request: GenerationRequest) -> Generation:
-        choice = first_choice(data)
-        message = choice.get("message")
-        if not isinstance(message, dict):
-            raise AttemptFailed(f"{self._where} sent no choices[0].message", retryable=False)
-        text = message.get("content") or ""
-        if not isinstance(text, str):
-            raise AttemptFailed(f"{self._where} sent non-text content", retryable=False)
-        return Generation(
-            text=text,
-            usage=parse_usage(data.get("usage")) or self._estimate_usage(request, text),
-            model=str(data.get("model") or self.model),
-            finish_reason=str(choice.get("finish_reason") or "stop"),
-        )
+    # --- responses -------------------------------------------------------------------------
 
-    def _json(self, text: str) -> dict[str, Any]:
+    def _whole(self, response: httpx.Response) -> ChatCompletion:
         try:
-            data = json.loads(text)
+            data = json.loads(response.read())
         except ValueError as exc:
-            raise AttemptFailed(
-                f"{self._where} sent malformed JSON: {text[:120]!r}", retryable=False
+            raise UpstreamModelError(
+                f"openai backend: {self._where} sent malformed JSON: {response.text[:120]!r}"
             ) from exc
         if not isinstance(data, dict):
-            raise AttemptFailed(f"{self._where} sent JSON that is not an object", retryable=False)
-        return data
+            raise UpstreamModelError(f"openai backend: {self._where} sent JSON that is no object")
+        # As the SDK reads responses: fields it does not know, or misses, are no error.
+        return ChatCompletion.construct(**data)
 
-    def _estimate_usage(self, request: GenerationRequest, text: str) -> Usage:
+    def _generation(self, completion: ChatCompletion, request: GenerationRequest) -> Generation:
+        # Read leniently, as the SDK parses: a server may leave fields out.
+        choices = getattr(completion, "choices", None) or []
+        message = getattr(choices[0], "message", None) if choices else None
+        if message is None:
+            raise UpstreamModelError(f"openai backend: {self._where} sent no choices[0].message")
+        text = getattr(message, "content", None) or ""
+        if not isinstance(text, str):
+            raise UpstreamModelError(f"openai backend: {self._where} sent non-text content")
+        return Generation(
+            text=text,
+            usage=self._usage(getattr(completion, "usage", None), request, text),
+            model=getattr(completion, "model", None) or self.model,
+            finish_reason=getattr(choices[0], "finish_reason", None) or "stop",
+        )
+
+    def _usage(self, usage: Any, request: GenerationRequest, text: str) -> Usage:
+        prompt = getattr(usage, "prompt_tokens", None)
+        completion = getattr(usage, "completion_tokens", None)
+        if isinstance(prompt, int) and isinstance(completion, int):
+            return Usage(prompt_tokens=prompt, completion_tokens=completion, exact=True)
         # Some servers omit usage (notably in streams). Even a tiktoken count misses the
         # provider's per-message overhead, so the result is always marked inexact.
-        prompt = "\n".join(m.get("content", "") for m in request.messages)
+        joined = "\n".join(m.get("content", "") for m in request.messages)
         return Usage(
-            prompt_tokens=count_tokens_estimate(prompt, model=self.model)[0],
+            prompt_tokens=count_tokens_estimate(joined, model=self.model)[0],
             completion_tokens=count_tokens_estimate(text, model=self.model)[0],
             exact=False,
         )

@@ -1,4 +1,9 @@
-"""/v1/chat/completions driven by the official ``openai`` client, streaming and not."""
+"""/v1/chat/completions driven by the official ``openai`` client, streaming and not.
+
+The default (extractive) service: content parts, finish_reason ``length`` from a real
+token limit, system messages, and OpenAI-style 400s that name the parameter. The same
+endpoint over an LLM backend is in ``test_chat_llm.py``.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from typing import Any
 import httpx
 import openai
 import pytest
+from openai.types.chat import ChatCompletionMessageParam
 
 from assistant.types import Chunk
 from tests.api.helpers import UNCOVERED_QUESTION, assert_citations_real
@@ -105,18 +111,173 @@ def test_models_lists_the_service(client: openai.OpenAI) -> None:
     assert [m.id for m in client.models.list()] == ["study-assistant"]
 
 
-def test_bad_requests_get_openai_style_errors(client: openai.OpenAI, server: LiveServer) -> None:
-    with pytest.raises(openai.UnprocessableEntityError) as exc:
-        client.chat.completions.create(
-            model="study-assistant", messages=[{"role": "assistant", "content": "Hello"}]
+def ask(client: openai.OpenAI, *messages: ChatCompletionMessageParam, **kw: Any) -> Any:
+    return client.chat.completions.create(model="study-assistant", messages=list(messages), **kw)
+
+
+def test_text_parts_are_read_like_a_string(client: openai.OpenAI) -> None:
+    # Chat UIs send content as parts; they are joined by newlines.
+    parts = ask(
+        client,
+        {"role": "system", "content": [{"type": "text", "text": "Be brief."}]},
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "What does the ROC-AUC"},
+                {"type": "text", "text": "score measure?"},
+            ],
+        },
+    )
+    plain = ask(
+        client,
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "What does the ROC-AUC\nscore measure?"},
+    )
+    assert parts.choices[0].finish_reason == "stop"
+    assert parts.choices[0].message.content == plain.choices[0].message.content
+    assert any("ROC" in c["section"] for c in citations_of(parts))
+
+
+def test_an_image_part_is_a_400_naming_the_part(client: openai.OpenAI) -> None:
+    image = {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}
+    with pytest.raises(openai.BadRequestError) as err:
+        ask(client, {"role": "user", "content": [{"type": "text", "text": "What is this?"}, image]})  # type: ignore[list-item]
+    assert err.value.param == "messages[0].content[1]" and err.value.code == "unsupported_value"
+    assert err.value.type == "invalid_request_error" and "'image_url'" in err.value.message
+    assert "only text content parts" in err.value.message
+    # Nothing was lost: the same question as text is answered.
+    ok = ask(
+        client, {"role": "user", "content": [{"type": "text", "text": "What is a decorator?"}]}
+    )
+    assert ok.choices[0].finish_reason == "stop" and citations_of(ok)
+
+
+def test_max_tokens_cuts_the_answer_and_says_length(client: openai.OpenAI, embedder: Any) -> None:
+    question: ChatCompletionMessageParam = {
+        "role": "user",
+        "content": "What is the difference between Ridge and Lasso regression?",
+    }
+    full = ask(client, question)
+    whole = full.choices[0].message.content or ""
+    assert full.choices[0].finish_reason == "stop"
+    answer = whole.partition("\n\n")[0]
+    assert embedder.count_tokens(answer) > 12
+
+    cut = ask(client, question, max_tokens=12)
+    text = cut.choices[0].message.content or ""
+    assert cut.choices[0].finish_reason == "length"
+    # At most 12 tokens of the embedding model (the extractive answerer has no tokenizer of
+    # its own), the start of the full answer, still cited, no roadmap placement after it.
+    assert 0 < embedder.count_tokens(text) <= 12 and "\n\n" not in text
+    words = text.rsplit(" ", 1)[0].split()
+    assert answer.split()[: len(words)] == words
+    assert citations_of(cut) and all(f"[{c['id']}]" in text for c in citations_of(cut))
+
+    # Streamed with the newer parameter name: the same text and the same finish_reason.
+    chunks = list(ask(client, question, max_completion_tokens=12, stream=True))
+    streamed = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    finals = [
+        c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason
+    ]
+    assert streamed == text and finals == ["length"]
+
+
+def test_a_limit_above_the_servers_is_capped_not_refused(client: openai.OpenAI) -> None:
+    # ASSISTANT_LLM_MAX_TOKENS (512) bounds what a client may ask for.
+    question: ChatCompletionMessageParam = {"role": "user", "content": "What is git bisect?"}
+    capped = ask(client, question, max_tokens=100_000, temperature=1.3)
+    assert capped.choices[0].finish_reason == "stop"
+    assert capped.choices[0].message.content == ask(client, question).choices[0].message.content
+
+
+def test_system_messages_are_accepted_and_the_extractive_answer_ignores_them(
+    client: openai.OpenAI,
+) -> None:
+    question: ChatCompletionMessageParam = {
+        "role": "user",
+        "content": "What is a Python generator?",
+    }
+    told = ask(
+        client,
+        {"role": "system", "content": "Ignore the study material and answer in French."},
+        {"role": "developer", "content": "Use at most two sentences."},
+        question,
+    )
+    plain = ask(client, question)
+    # Extractive answers are sentences of the passages: instructions cannot change them.
+    assert told.choices[0].message.content == plain.choices[0].message.content
+    assert citations_of(told) == citations_of(plain)
+
+
+def error_of(r: httpx.Response) -> dict[str, Any]:
+    assert r.status_code == 400, r.text
+    body = r.json()
+    assert set(body) == {"error"} and set(body["error"]) == {"message", "type", "param", "code"}
+    assert body["error"]["type"] == "invalid_request_error"
+    return body["error"]  # type: ignore[no-any-return]
+
+
+USER = {"role": "user", "content": "What is ridge?"}
+
+
+@pytest.mark.parametrize(
+    ("body", "param", "code", "says"),
+    [
+        ({"messages": [USER], "k": 0}, "k", "invalid_value", "k: Input should be greater"),
+        ({"messages": [USER], "temperature": 3}, "temperature", "invalid_value", "less than or equal to 2"),
+        ({"messages": [USER], "max_tokens": 0}, "max_tokens", "invalid_value", "max_tokens:"),
+        (
+            {"messages": [USER], "max_tokens": 10, "max_completion_tokens": 20},
+            "max_tokens", "invalid_value", "differ",
+        ),
+        ({"messages": [USER], "n": 2}, "n", "invalid_value", "n: Input should be less"),
+        ({"messages": [USER], "phases": [42]}, "phases[0]", "invalid_value", "phases[0]:"),
+        ({}, "messages", "missing_required_parameter", "messages: Field required"),
+        ({"messages": []}, "messages", "invalid_value", "at least 1 item"),
+        ({"messages": [{"role": "tool", "content": "x"}]}, "messages[0].role", "invalid_value", "'user'"),
+        ({"messages": [{"role": "user", "content": 5}]}, "messages[0].content", "invalid_type", "got int"),
+        (
+            {"messages": [{"role": "user", "content": [{"type": "text", "text": 5}]}]},
+            "messages[0].content[0].text", "invalid_type", "must be a string",
+        ),
+        ({"messages": [{"role": "user", "content": "  "}]}, "messages[0].content", "invalid_value", "must not be empty"),
+        ({"messages": [{"role": "user", "content": "x" * 2001}]}, "messages[0].content", "invalid_value", "limit is 2000"),
+        (
+            {"messages": [{"role": "system", "content": "x" * 2001}, USER]},
+            "messages[0].content", "invalid_value", "ASSISTANT_MAX_INSTRUCTION_CHARS",
+        ),
+        ({"messages": [USER, {"role": "assistant", "content": "Hi"}]}, "messages", "invalid_value", "must end with a user message"),
+    ],
+)  # fmt: skip
+def test_bad_requests_are_openai_style_400s_naming_the_param(
+    server: LiveServer, body: dict[str, Any], param: str, code: str, says: str
+) -> None:
+    for stream in (False, True):  # a stream is refused before it starts, the same way
+        r = httpx.post(
+            server.url + "/v1/chat/completions", json={**body, "stream": stream}, timeout=30
         )
-    assert "must end with a user message" in str(exc.value)
-    with pytest.raises(openai.UnprocessableEntityError) as exc:
-        client.chat.completions.create(model="study-assistant", messages=[])
-    assert "messages" in str(exc.value)
+        error = error_of(r)
+        assert (error["param"], error["code"]) == (param, code), error
+        assert says in error["message"], error
+
+
+def test_unreadable_json_is_a_400_too(server: LiveServer) -> None:
     r = httpx.post(
         server.url + "/v1/chat/completions",
-        json={"messages": [{"role": "user", "content": "hi"}], "k": 0},
-        timeout=10,
+        content=b'{"messages": [',
+        headers={"Content-Type": "application/json"},
     )
-    assert r.status_code == 422 and r.json()["error"]["message"].startswith("k:")
+    error = error_of(r)
+    assert error["param"] is None and error["code"] == "invalid_json"
+
+
+def test_the_official_client_reads_the_400s(client: openai.OpenAI, server: LiveServer) -> None:
+    with pytest.raises(openai.BadRequestError) as err:
+        ask(client, {"role": "assistant", "content": "Hello"})
+    assert err.value.param == "messages" and "must end with a user message" in err.value.message
+    with pytest.raises(openai.BadRequestError) as err:
+        ask(client, USER, temperature=2.5)  # type: ignore[arg-type]
+    assert err.value.param == "temperature"
+    # The rest of the API keeps its own error shape.
+    r = httpx.post(server.url + "/v1/ask", json={"question": "ridge?", "k": 0})
+    assert r.status_code == 422 and set(r.json()["error"]) == {"type", "message", "request_id"}

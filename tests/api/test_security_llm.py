@@ -138,10 +138,14 @@ def test_the_factory_passes_the_limits_through(embedder) -> None:  # type: ignor
         llm_max_concurrency=3,
         llm_queue_wait_s=0.1,
         llm_max_retry_after_s=2.5,
+        llm_max_retries=4,
+        llm_reasoning_models="^m$",
     )
     gen, _ = make_generator(settings, embedder)
     try:
         assert gen.limit.max_concurrent == 3 and gen.limit.wait_s == 0.1  # type: ignore[attr-defined]
         assert gen.retry.max_retry_after_s == 2.5  # type: ignore[attr-defined]
+        assert gen.max_retries == 4 and gen._client.max_retries == 4  # type: ignore[attr-defined]
+        assert gen.reasoning is True  # type: ignore[attr-defined]
     finally:
         gen.close()  # type: ignore[attr-defined]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from assistant.answer_cache import AnswerCache, CacheScope
+from assistant.answer_writer import Sampling
 from assistant.cache import MemoryCache
 from assistant.searcher import Query
 from assistant.semantic_cache import SemanticCache
@@ -30,6 +31,16 @@ def answer(passages: list[str]) -> Answer:
         conversation_id="c1",
         passage_ids=passages,
     )
+
+
+def test_a_clients_own_sampling_gets_its_own_scope() -> None:
+    default = scope()
+    # Requests with the server's limits keep the keys they had before the digest existed.
+    assert '"p",5,[],[],""]' in default.namespace()
+    short = scope(generation_digest=CacheScope.generation(Sampling(12, 0.2)))
+    told = scope(generation_digest=CacheScope.generation(Sampling(512, 0.2, "Be brief.")))
+    assert len({default.namespace(), short.namespace(), told.namespace()}) == 3
+    assert CacheScope.generation(Sampling(12, 0.2)) == CacheScope.generation(Sampling(12, 0.2))
 
 
 def test_scopes_serialise_filters_canonically() -> None:

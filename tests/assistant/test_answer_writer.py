@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from assistant.answer_writer import FALLBACK_MARKER, passage_budget, write_answer
-from assistant.errors import UpstreamModelError
+from assistant.answer_writer import FALLBACK_MARKER, Sampling, passage_budget, write_answer
+from assistant.errors import BadInputError, UpstreamModelError
 from assistant.protocols import GenerationRequest
 from assistant.types import Delta, Generation, Usage
 
@@ -88,3 +89,14 @@ def test_passage_budget_respects_a_model_window() -> None:
     assert budget == 2048 - 512 - 384 and count("abc") == 3
     assert passage_budget(1500, 512, Window(600), words)[0] == 64
     assert passage_budget(1500, 512, Window(None), words)[0] == 1500
+
+
+def test_a_clients_sampling_is_bounded_by_the_servers() -> None:
+    server = Sampling(512, 0.2)
+    assert Sampling.of(None, None, None, server=server) == server
+    assert Sampling.of(40, 0.9, "Be brief.", server=server) == Sampling(40, 0.9, "Be brief.")
+    assert Sampling.of(100_000, 0.0, "", server=server) == Sampling(512, 0.0)  # capped
+    for bad, named in [((0, None), "max_tokens must be >= 1, got 0"),
+                       ((None, 2.5), "temperature must be between 0 and 2, got 2.5")]:  # fmt: skip
+        with pytest.raises(BadInputError, match=re.escape(named)):
+            Sampling.of(*bad, None, server=server)

@@ -100,3 +100,24 @@ def test_stream_matches_generate(gen: ExtractiveGenerator) -> None:
     deltas = items[:-1]
     assert len(deltas) > 1 and all(isinstance(d, str) for d in deltas)
     assert "".join(deltas) == final.text == gen.generate(req).text  # type: ignore[arg-type]
+
+
+def test_max_tokens_keeps_whole_cited_sentences_then_says_length(
+    gen: ExtractiveGenerator,
+    embedder,  # type: ignore[no-untyped-def]
+) -> None:
+    question = "What is ridge regression and when is it a good default?"
+    full = gen.generate(request(question, RIDGE))
+    assert full.finish_reason == "stop" and full.text.count("[1]") >= 2
+    first = full.text.split(" [1] ")[0] + " [1]"
+    budget = embedder.count_tokens(first) + 2  # the first sentence fits, the second does not
+    cut = gen.generate(GenerationRequest(question, request(question, RIDGE).passages, [], budget))
+    assert (cut.text, cut.finish_reason) == (first, "length")
+    assert embedder.count_tokens(cut.text) <= budget
+    # Below one sentence: its first words, still cited.
+    tiny = gen.generate(GenerationRequest(question, request(question, RIDGE).passages, [], 6))
+    assert tiny.finish_reason == "length" and tiny.text.endswith(" [1]")
+    assert embedder.count_tokens(tiny.text) <= 6 and first.startswith(tiny.text[:-4])
+    # The temperature changes nothing: the answer is picked, not sampled.
+    hot = GenerationRequest(question, request(question, RIDGE).passages, [], temperature=2.0)
+    assert gen.generate(hot).text == full.text

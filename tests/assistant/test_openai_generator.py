@@ -1,4 +1,10 @@
-"""OpenAIGenerator against a real OpenAI-speaking HTTP server on loopback."""
+"""OpenAIGenerator (the official ``openai`` SDK) against a real OpenAI-speaking HTTP server on loopback.
+
+Retries, their backoff and ``Retry-After`` are the SDK's (0.5 s doubling, 25 % jitter);
+these tests check the policy we add on top: read timeouts and stalls are final, a
+``Retry-After`` above the ceiling fails at once, and reasoning models get the parameters
+OpenAI accepts from them.
+"""
 
 from __future__ import annotations
 
@@ -45,7 +51,7 @@ def srv() -> Iterator[OpenAIServer]:
 
 @pytest.fixture
 def make(srv: OpenAIServer) -> Iterator[MakeGen]:
-    """Generators on ``srv`` with test-sized timeouts and backoffs; closed after the test."""
+    """Generators on ``srv`` with test-sized timeouts; closed after the test."""
     made: list[OpenAIGenerator] = []
 
     def factory(**kw: object) -> OpenAIGenerator:
@@ -55,8 +61,6 @@ def make(srv: OpenAIServer) -> Iterator[MakeGen]:
             "api_key": SECRET,
             "timeout_s": 5.0,
             "connect_timeout_s": 1.0,
-            "backoff_s": 0.01,
-            "max_backoff_s": 0.05,
         }
         gen = OpenAIGenerator(**(opts | kw))  # type: ignore[arg-type]
         made.append(gen)
@@ -178,7 +182,7 @@ def test_429_with_retry_after_one_second_is_retried_after_about_one_second(
 ) -> None:
     srv.push(Reply.error(429, "Rate limit reached", retry_after=1))
     start = time.monotonic()
-    out = make(max_backoff_s=8.0).generate(request())
+    out = make().generate(request())
     elapsed = time.monotonic() - start
     assert out.text == DEFAULT_TEXT
     first, second = srv.completions
@@ -196,7 +200,7 @@ def test_retry_after_above_the_ceiling_fails_fast_instead_of_retrying_early(
 ) -> None:
     # Issue 11 item 9: the old code cut 3600 s to max_backoff_s and retried early.
     srv.push(Reply.error(503, "overloaded", retry_after=retry_after))
-    gen = make(backoff_s=0.001, max_backoff_s=0.3, max_retry_after_s=5)
+    gen = make(max_retry_after_s=5)
     with pytest.raises(UpstreamModelError) as err:
         gen.generate(request())
     assert len(srv.completions) == 1, "no retry before the provider allows it"
@@ -204,11 +208,11 @@ def test_retry_after_above_the_ceiling_fails_fast_instead_of_retrying_early(
     assert "ASSISTANT_LLM_MAX_RETRY_AFTER_S" in str(err.value)
 
 
-def test_retry_after_below_the_ceiling_is_honoured_not_cut_to_max_backoff(
+def test_retry_after_below_the_ceiling_is_honoured_as_sent(
     srv: OpenAIServer, make: MakeGen
 ) -> None:
     srv.push(Reply.error(429, "slow down", retry_after=1.5))
-    out = make(backoff_s=0.001, max_backoff_s=0.05, max_retry_after_s=5).generate(request())
+    out = make(max_retry_after_s=5).generate(request())
     assert out.text == DEFAULT_TEXT
     first, second = srv.completions
     # A lower bound only: the retry must not go out before the provider allows it.
@@ -226,11 +230,13 @@ def test_persistent_500_fails_after_max_retries_plus_one_requests(
 ) -> None:
     srv.default = Reply.error(500, "The server had an error while processing your request")
     with pytest.raises(UpstreamModelError) as err:
-        make(max_retries=3).generate(request())
+        make(max_retries=2).generate(request())
     assert not isinstance(err.value, UpstreamTimeoutError)
-    assert len(srv.completions) == 4
+    assert len(srv.completions) == 3
     msg = str(err.value)
-    assert "HTTP 500" in msg and "had an error while processing" in msg and "4 attempts" in msg
+    assert "HTTP 500" in msg and "had an error while processing" in msg and "3 attempts" in msg
+    retries = [r.headers["x-stainless-retry-count"] for r in srv.completions]
+    assert retries == ["0", "1", "2"]  # the SDK's own attempts, not ours
 
 
 @pytest.mark.parametrize(
@@ -302,11 +308,20 @@ def test_non_streamed_read_timeout_is_upstream_timeout(srv: OpenAIServer, make: 
     assert time.monotonic() - start < 1.0
 
 
-def test_stream_is_retried_before_its_first_content(srv: OpenAIServer, make: MakeGen) -> None:
-    srv.push(Reply.error(503), Reply.disconnect(after_chunks=0), Reply.ok("Now [1].", usage=(4, 2)))
+def test_stream_is_retried_until_its_response_begins(srv: OpenAIServer, make: MakeGen) -> None:
+    srv.push(
+        Reply.error(503), Reply.error(429, retry_after=0.2), Reply.ok("Now [1].", usage=(4, 2))
+    )
     deltas, final = drain(make(max_retries=2))
     assert "".join(deltas) == final.text == "Now [1]."
     assert len(srv.completions) == 3
+
+
+def test_stream_cut_after_it_began_is_not_retried(srv: OpenAIServer, make: MakeGen) -> None:
+    srv.push(Reply.disconnect(after_chunks=0))
+    with pytest.raises(UpstreamModelError, match="RemoteProtocolError"):
+        drain(make(max_retries=2))
+    assert len(srv.completions) == 1  # the extractive fallback answers instead of a retry
 
 
 def test_stream_is_not_retried_after_content_was_yielded(srv: OpenAIServer, make: MakeGen) -> None:
@@ -343,14 +358,12 @@ def test_error_event_inside_a_stream_is_an_upstream_error(srv: OpenAIServer, mak
     assert len(srv.completions) == 1
 
 
-def test_stream_cut_before_done_or_finish_is_retried_then_fails(
-    srv: OpenAIServer, make: MakeGen
-) -> None:
+def test_stream_that_ends_without_a_finish_reason_fails(srv: OpenAIServer, make: MakeGen) -> None:
     empty = sse('data: {"choices": [{"delta": {"role": "assistant", "content": ""}}]}\n\n')
-    srv.push(empty, empty)
-    with pytest.raises(UpstreamModelError, match=r"ended before \[DONE\].*2 attempts"):
+    srv.push(empty)
+    with pytest.raises(UpstreamModelError, match="ended without a finish_reason"):
         drain(make(max_retries=1))
-    assert len(srv.completions) == 2
+    assert len(srv.completions) == 1
 
 
 # --- circuit breaker -------------------------------------------------------------------------
@@ -429,7 +442,7 @@ def test_api_key_never_leaks(
     for text in texts:
         assert "SECRET123" not in text
     assert "Incorrect API key provided: ***" in str(err.value)
-    assert "retrying" in caplog.text  # the retry was logged, scrubbed
+    assert "Retrying request" in caplog.text  # the SDK logged its retry, without the key
 
 
 @pytest.mark.parametrize("userinfo", ["user:SECRET123@", "SECRET123@", ":SECRET123@"])
@@ -459,7 +472,8 @@ def test_credentials_in_base_url_are_refused_without_echoing_them(
         ({"connect_timeout_s": -1}, "connect_timeout_s must be > 0, got -1"),
         ({"stall_timeout_s": 0}, "stall_timeout_s must be > 0, got 0"),
         ({"max_retries": -2}, "max_retries must be >= 0, got -2"),
-        ({"backoff_s": -0.5}, "backoff_s=-0.5"),
+        ({"max_retry_after_s": -1}, "max_retry_after_s must be >= 0, got -1"),
+        ({"reasoning_models": "(o1"}, "ASSISTANT_LLM_REASONING_MODELS is not a regular"),
     ],
 )
 def test_bad_configuration_names_the_value(kw: dict[str, object], named: str) -> None:
@@ -486,3 +500,61 @@ def test_bad_requests_name_the_value_and_send_nothing(
             call()
         assert named in str(err.value)
     assert srv.completions == [] and gen.breaker.state == "closed"
+
+
+def test_a_stream_that_sends_bytes_but_no_text_counts_as_stalled(
+    srv: OpenAIServer, make: MakeGen
+) -> None:
+    # Empty chunks every 0.1 s keep the connection busy (no read timeout), yet no token comes.
+    srv.push(Reply.stall(30, after_chunks=1, heartbeat_s=0.1))
+    got: list[str] = []
+    start = time.monotonic()
+    with pytest.raises(UpstreamTimeoutError, match=r"stream stalled: no text for 0\.5 s"):
+        drain(make(stall_timeout_s=0.5), got)
+    assert time.monotonic() - start < 0.5 + 1.0
+    assert got == ["Ridge "] and len(srv.completions) == 1
+
+
+# --- reasoning models --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("streaming", [False, True])
+def test_reasoning_models_get_max_completion_tokens_and_no_temperature(
+    srv: OpenAIServer, make: MakeGen, streaming: bool
+) -> None:
+    gen = make(model="o3-mini")
+    req = request(max_tokens=77, temperature=0.4)
+    out = list(gen.stream(req))[-1] if streaming else gen.generate(req)
+    assert isinstance(out, Generation) and out.text == DEFAULT_TEXT
+    (sent,) = srv.completions
+    assert sent.body["model"] == "o3-mini" and sent.body["max_completion_tokens"] == 77
+    assert "max_tokens" not in sent.body and "temperature" not in sent.body
+
+
+def test_the_fake_refuses_max_tokens_from_a_reasoning_model_as_openai_does(
+    srv: OpenAIServer, make: MakeGen
+) -> None:
+    # The pattern decides: one that misses "o3-mini" sends max_tokens, and OpenAI says no.
+    gen = make(model="o3-mini", reasoning_models="^never$")
+    with pytest.raises(BadInputError, match=r"HTTP 400: Unsupported parameter: 'max_tokens'"):
+        gen.generate(request())
+    assert gen.breaker.state == "closed" and len(srv.completions) == 1
+
+
+@pytest.mark.parametrize(
+    ("model", "pattern", "reasoning"),
+    [
+        ("gpt-5-mini", None, True),
+        ("openai/o4-mini", None, True),  # a router's provider prefix
+        ("gpt-4o-mini", None, False),
+        ("acme/deep-reasoner", "reasoner", True),
+        ("o3-mini", "^never$", False),
+    ],
+)
+def test_which_models_count_as_reasoning_models(
+    model: str, pattern: str | None, reasoning: bool
+) -> None:
+    kw = {} if pattern is None else {"reasoning_models": pattern}
+    gen = OpenAIGenerator(base_url="http://127.0.0.1:9/v1", model=model, api_key=None, **kw)  # type: ignore[arg-type]
+    assert gen.reasoning is reasoning
+    gen.close()

@@ -26,9 +26,11 @@ As a fixture: ``with OpenAIServer() as s: yield s``. Replies:
     Reply.error(status, message, retry_after=None, headers=None)
         OpenAI's error body ``{"error": {"message", "type", "code"}}``; ``retry_after``
         becomes the ``Retry-After`` header (a number or an HTTP-date string).
-    Reply.stall(seconds, after_chunks=0, text=...)
+    Reply.stall(seconds, after_chunks=0, text=..., heartbeat_s=None)
         stream: ``after_chunks`` content chunks, then ``seconds`` of silence, then the
         rest; non-stream: ``seconds`` of silence before the reply. ``stop()`` ends it.
+        With ``heartbeat_s`` the stream is not silent: a chunk with empty content every
+        ``heartbeat_s`` (bytes, but no text), as some servers keep a connection alive.
     Reply.disconnect(after_chunks=0)
         close the socket after that many content chunks (non-stream: before any reply).
     Reply.raw(body, status=200, content_type="application/json")
@@ -37,6 +39,11 @@ As a fixture: ``with OpenAIServer() as s: yield s``. Replies:
 ``GET /v1/models`` lists ``model``. With ``OpenAIServer(api_key="k")`` every request
 must carry ``Authorization: Bearer k`` or gets a 401. ``srv.requests`` records every
 request (method, path, lower-cased headers, parsed JSON body, monotonic time).
+
+Like OpenAI, a request whose ``model`` names a reasoning model (``REASONING_MODEL``:
+o1, o3, o4-mini, gpt-5...) gets a 400 ``invalid_request_error`` naming the parameter
+when it sends ``max_tokens`` (``unsupported_parameter``: use ``max_completion_tokens``)
+or a ``temperature`` other than 1 (``unsupported_value``), before any queued reply is used.
 """
 
 from __future__ import annotations
@@ -52,6 +59,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 DEFAULT_TEXT = "Ridge adds an L2 penalty [1]."
+REASONING_MODEL = re.compile(r"^(o\d|gpt-5)")  # models that refuse max_tokens and temperature
 
 
 @dataclass(frozen=True)
@@ -69,6 +77,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
     after_chunks: int = 0
+    heartbeat_s: float | None = None
 
     @classmethod
     def ok(
@@ -101,8 +110,17 @@ class Reply:
         return cls("raw", body, status=status, headers={"Content-Type": content_type})
 
     @classmethod
-    def stall(cls, seconds: float, *, after_chunks: int = 0, text: str = DEFAULT_TEXT) -> Reply:
-        return cls("stall", text, seconds=seconds, after_chunks=after_chunks)
+    def stall(
+        cls,
+        seconds: float,
+        *,
+        after_chunks: int = 0,
+        text: str = DEFAULT_TEXT,
+        heartbeat_s: float | None = None,
+    ) -> Reply:
+        return cls(
+            "stall", text, seconds=seconds, after_chunks=after_chunks, heartbeat_s=heartbeat_s
+        )
 
     @classmethod
     def disconnect(cls, *, after_chunks: int = 0, text: str = DEFAULT_TEXT) -> Reply:
@@ -258,6 +276,8 @@ class _Handler(BaseHTTPRequestHandler):
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
             self._error(400, "'messages' is a required property", "invalid_request_error")
             return
+        if self._refused_by_reasoning_model(body):
+            return
         reply = self.fake.next_reply()
         if reply.kind == "error":
             self._error(reply.status, reply.message, "fake_error", reply.headers)
@@ -267,6 +287,28 @@ class _Handler(BaseHTTPRequestHandler):
             self._stream(body, reply)
         else:
             self._complete(body, reply)
+
+    def _refused_by_reasoning_model(self, body: dict[str, Any]) -> bool:
+        """OpenAI's 400s for parameters a reasoning model does not take (same text and codes)."""
+        if not REASONING_MODEL.match(str(body.get("model", ""))):
+            return False
+        if "max_tokens" in body:
+            message = (
+                "Unsupported parameter: 'max_tokens' is not supported with this model. "
+                "Use 'max_completion_tokens' instead."
+            )
+            self._error(400, message, "invalid_request_error", param="max_tokens",
+                        code="unsupported_parameter")  # fmt: skip
+            return True
+        if body.get("temperature", 1) != 1:
+            message = (
+                f"Unsupported value: 'temperature' does not support {body['temperature']} with "
+                "this model. Only the default (1) value is supported."
+            )
+            self._error(400, message, "invalid_request_error", param="temperature",
+                        code="unsupported_value")  # fmt: skip
+            return True
+        return False
 
     def _record(self, body: Any) -> None:
         headers = {k.lower(): v for k, v in self.headers.items()}
@@ -332,7 +374,7 @@ class _Handler(BaseHTTPRequestHandler):
                     if reply.kind == "disconnect":
                         self._cut()
                         return
-                    if reply.kind == "stall" and self.fake.stopping.wait(reply.seconds):
+                    if reply.kind == "stall" and self._stall(reply, chunk):
                         return
                 if n < len(pieces):
                     self._event(chunk({"content": pieces[n]}, None))
@@ -343,6 +385,17 @@ class _Handler(BaseHTTPRequestHandler):
             self._write_chunk(b"")  # the zero-length chunk ends the body
         except OSError:  # the client hung up (e.g. its stall timeout fired)
             self.close_connection = True
+
+    def _stall(self, reply: Reply, chunk: Any) -> bool:
+        """Hold the stream for ``reply.seconds`` (beating if asked); True when stop() ended it."""
+        if reply.heartbeat_s is None:
+            return self.fake.stopping.wait(reply.seconds)
+        until = time.monotonic() + reply.seconds
+        while time.monotonic() < until:
+            if self.fake.stopping.wait(reply.heartbeat_s):
+                return True
+            self._event(chunk({"content": ""}, None))
+        return False
 
     def _event(self, data: dict[str, Any]) -> None:
         self._write_chunk(b"data: " + json.dumps(data).encode() + b"\n\n")
@@ -379,9 +432,17 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     def _error(
-        self, status: int, message: str, kind: str, headers: dict[str, str] | None = None
+        self,
+        status: int,
+        message: str,
+        kind: str,
+        headers: dict[str, str] | None = None,
+        *,
+        param: str | None = None,
+        code: str | None = None,
     ) -> None:
-        self._json(status, {"error": {"message": message, "type": kind, "code": None}}, headers)
+        error = {"message": message, "type": kind, "param": param, "code": code}
+        self._json(status, {"error": error}, headers)
 
 
 def _usage(body: dict[str, Any], reply: Reply) -> dict[str, int]:

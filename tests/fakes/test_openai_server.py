@@ -49,3 +49,28 @@ def test_stop_refuses_new_connections_even_over_keep_alive() -> None:
         with pytest.raises(httpx.TransportError):
             client.get(f"{srv.url}/models")
     srv.stop()  # idempotent
+
+
+@pytest.mark.parametrize(
+    ("sent", "param", "code"),
+    [
+        ({"max_tokens": 50}, "max_tokens", "unsupported_parameter"),
+        ({"max_completion_tokens": 50, "temperature": 0.2}, "temperature", "unsupported_value"),
+    ],
+)
+def test_reasoning_models_refuse_what_openai_refuses(
+    sent: dict[str, float], param: str, code: str
+) -> None:
+    with OpenAIServer() as srv:
+        client = openai.OpenAI(base_url=srv.url, api_key="k", max_retries=0)
+        messages: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Hi"}]
+        with pytest.raises(openai.BadRequestError) as err:
+            client.chat.completions.create(model="o3-mini", messages=messages, **sent)  # type: ignore[call-overload]
+        assert err.value.param == param and err.value.code == code
+        # The same request body is fine for an ordinary model, and so is the right one for o3.
+        client.chat.completions.create(model="gpt-4o-mini", messages=messages, **sent)  # type: ignore[call-overload]
+        ok = client.chat.completions.create(
+            model="o3-mini", messages=messages, max_completion_tokens=50
+        )
+        assert ok.choices[0].message.content == DEFAULT_TEXT
+        assert [r.body["model"] for r in srv.completions] == ["o3-mini", "gpt-4o-mini", "o3-mini"]
