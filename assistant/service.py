@@ -327,27 +327,22 @@ class StudyAssistant:
         passages: list[Chunk],
         history: list[dict[str, str]],
         timings: Timings,
-        sampling: Sampling,
+        s: Sampling,
     ) -> Gen[AskEvent, None, Written]:
         """The answer text, streamed as deltas; "not covered" when no passage is relevant."""
         t = time.perf_counter()
         try:
-            return (yield from self._generate(question, passages, history, sampling))
+            if not passages:
+                yield Delta(NOT_COVERED)
+                gen = Generation(text=NOT_COVERED, model=self.generator.model)
+                return Written(gen, self.generator.backend, self.generator.model)
+            request = GenerationRequest(
+                question=question,
+                passages=passages,
+                messages=build_messages(question, passages, history, s.instructions),
+                max_tokens=s.max_tokens,
+                temperature=s.temperature,
+            )
+            return (yield from write_answer(self.generator, self.fallback, request))
         finally:
             timings.generate_ms = (time.perf_counter() - t) * 1000
-
-    def _generate(
-        self, question: str, passages: list[Chunk], history: list[dict[str, str]], s: Sampling
-    ) -> Gen[AskEvent, None, Written]:
-        if not passages:
-            yield Delta(NOT_COVERED)
-            gen = Generation(text=NOT_COVERED, model=self.generator.model)
-            return Written(gen, self.generator.backend, self.generator.model)
-        request = GenerationRequest(
-            question=question,
-            passages=passages,
-            messages=build_messages(question, passages, history, s.instructions),
-            max_tokens=s.max_tokens,
-            temperature=s.temperature,
-        )
-        return (yield from write_answer(self.generator, self.fallback, request))
