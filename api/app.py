@@ -18,8 +18,9 @@ from api.authguard import AuthFailureLimiter
 from api.clientaddr import TrustedProxies
 from api.deps import AppState, hash_key
 from api.errors import ERROR_RESPONSES, install_error_handlers
+from api.metrics import GaugeSampler, multiprocess_dir
 from api.middleware import RequestContextMiddleware
-from api.routes import admin, ask, chat, coach, health, roadmap, search, widget
+from api.routes import admin, admin_page, ask, chat, coach, health, roadmap, search, widget
 from assistant.errors import AssistantError
 from assistant.service import StudyAssistant
 from assistant.settings import Settings, get_settings
@@ -85,12 +86,16 @@ def create_app(
                 daemon=True,
             )
             poller.start()
+        metrics_dir = multiprocess_dir()  # several workers: each samples its own gauges
+        sampler = GaugeSampler(state.assistant, metrics_dir).start() if metrics_dir else None
         try:
             yield
         finally:
             stop.set()
             if poller is not None:
                 poller.join(timeout=5)
+            if sampler is not None:
+                sampler.stop()
             state.assistant.close()
 
     # /docs (Swagger UI) with its script and styles served by this app, not from a CDN, so
@@ -103,7 +108,7 @@ def create_app(
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for module in (ask, search, chat, coach, health, admin, roadmap, widget):
+    for module in (ask, search, chat, coach, health, admin, admin_page, roadmap, widget):
         for route in module.router.routes:
             # The one-line docstring is the OpenAPI summary (FastAPI would title-case the name).
             if isinstance(route, APIRoute) and not route.summary and route.description:

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
-from assistant.cli.common import emit, settings_with
+from assistant.cli.common import emit, on_terminal, settings_with
 
 
 @click.command("eval")
 @click.option("--qa", type=click.Path(path_type=Path), help="Question set (JSONL file or folder).")
-@click.option("--k", default=5, show_default=True, help="Cut-off for recall@k.")
+@click.option("--k", default=5, show_default=True, help="Cut-off for recall@k and hit_rate@k.")
 @click.option(
     "--answers/--no-answers", default=True, show_default=True, help="Also score /v1/ask answers."
 )
@@ -25,6 +26,9 @@ from assistant.cli.common import emit, settings_with
 @click.option("--adapter", type=click.Path(path_type=Path), help="Adapter of 'finetuned'.")
 @click.option("--limit", type=int, help="About N questions, spread over the set (a quick look).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option(
+    "--progress", is_flag=True, help="Progress bar on stderr even when it is not a terminal."
+)
 def eval_cmd(
     qa: Path | None,
     k: int,
@@ -35,8 +39,9 @@ def eval_cmd(
     adapter: Path | None,
     limit: int | None,
     as_json: bool,
+    progress: bool,
 ) -> None:
-    """Score retrieval (recall@k, MRR, nDCG@10) and answers (citation precision, faithfulness).
+    """Score retrieval (recall@k, hit_rate@k, MRR, nDCG@10) and answers (citations, faithfulness).
 
     Example: assistant eval --k 5 --json
     Example: assistant eval --answerers extractive,base,finetuned --limit 20
@@ -50,15 +55,26 @@ def eval_cmd(
     from assistant.factory import make_assistant
 
     s = settings_with(semantic_cache=False)
+    questions = load_questions(qa or s.corpus_dir / "eval")
     a = make_assistant(s)
+    bar = progress_bar(len(questions) * (2 if answers else 1), progress or on_terminal())
     try:
-        questions = load_questions(qa or s.corpus_dir / "eval")
-        data: dict[str, Any] = {"retrieval": evaluate_retrieval(a, questions, k=k)}
+        data: dict[str, Any] = {
+            "retrieval": evaluate_retrieval(a, questions, k=k, progress=bar.update)
+        }
         if answers:
-            data["answers"] = evaluate_answers(a, questions)
+            data["answers"] = evaluate_answers(a, questions, progress=bar.update)
     finally:
+        bar.close()
         a.close()
     emit(data, as_json, eval_summary)
+
+
+def progress_bar(total: int, enabled: bool) -> Any:
+    """A tqdm bar on stderr over every question scored (a disabled one prints nothing)."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc="eval", unit="question", disable=not enabled, file=sys.stderr)
 
 
 def eval_summary(d: dict[str, Any]) -> str:
