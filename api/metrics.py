@@ -125,11 +125,11 @@ def _alive(pid: int) -> bool:
 
 def sweep_dead_workers(path: str) -> list[int]:
     """Remove the live gauges of workers that are gone (killed without a clean stop)."""
-    dead = set()
+    dead: set[int] = set()
     for f in Path(path).glob("gauge_live*_*.db"):
-        pid = f.stem.rsplit("_", 1)[-1]
-        if pid.isdigit() and not _alive(int(pid)):
-            dead.add(int(pid))
+        tail = f.stem.rsplit("_", 1)[-1]
+        if tail.isdigit() and not _alive(int(tail)):
+            dead.add(int(tail))
     for pid in dead:
         multiprocess.mark_process_dead(pid, path)
     return sorted(dead)

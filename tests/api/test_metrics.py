@@ -104,7 +104,8 @@ def ledger_sums(srv: LiveServer, request_ids: list[str]) -> dict[str, float]:
 
 def test_domain_counters_match_the_ledger(served: LiveServer, llm: OpenAIServer) -> None:
     before = httpx.get(served.url + "/metrics").text
-    llm.push(*[Reply.ok("Overfitting memorises noise [1].", usage=(120, 9)) for _ in range(3)])
+    reply = Reply.ok("Overfitting memorises noise [1].", usage=(120, 9), model="gpt-4o-mini")
+    llm.push(*[reply] * 3)  # a priced model: the misses cost something
     ids = []
     for i, q in enumerate([*QUESTIONS[:3], QUESTIONS[0], QUESTIONS[0]]):  # 3 misses, 2 hits
         rid = f"metrics-{i}"
@@ -158,21 +159,23 @@ def test_upstream_failures_and_the_breaker_state(served: LiveServer, llm: OpenAI
 
 
 # ----------------------------------------------------------------- two worker processes
-def worker_answers(metrics_dir: Path, tmp: Path) -> dict[int, float]:
-    """pid -> answers counted by that worker, read from its own file alone."""
+def per_worker(metrics_dir: Path, tmp: Path, kind: str, sample: str) -> dict[int, float]:
+    """pid -> the sum of ``sample`` in that worker's own ``kind`` file (e.g. counter), alone."""
     out = {}
-    for f in metrics_dir.glob("counter_*.db"):
+    for f in metrics_dir.glob(f"{kind}_*.db"):
         pid = int(f.stem.rsplit("_", 1)[1])
-        one = tmp / f"only-{pid}"
-        one.mkdir(exist_ok=True)
+        one = tmp / f"only-{kind}-{pid}"
+        shutil.rmtree(one, ignore_errors=True)
+        one.mkdir()
         shutil.copy(f, one / f.name)
         registry = CollectorRegistry()
         MultiProcessCollector(registry, str(one))
-        out[pid] = sum(
-            s.value for m in registry.collect() if m.name == "assistant_answers"
-            for s in m.samples if s.name == "assistant_answers_total"
-        )  # fmt: skip
+        out[pid] = sum(s.value for m in registry.collect() for s in m.samples if s.name == sample)
     return out
+
+
+def worker_answers(metrics_dir: Path, tmp: Path) -> dict[int, float]:
+    return per_worker(metrics_dir, tmp, "counter", "assistant_answers_total")
 
 
 @pytest.mark.slow
@@ -208,56 +211,11 @@ def test_two_workers_are_one_view(corpus_index: Path, tmp_path: Path) -> None:
             env=env, cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:
-        # Both workers are up once each has sampled its gauges (a file per worker pid).
-        deadline = time.monotonic() + 180
-        while len(list(metrics_dir.glob("gauge_livemin_*.db"))) < 2:
-            assert proc.poll() is None, log.read_text(errors="replace")[-3000:]
-            assert time.monotonic() < deadline, log.read_text(errors="replace")[-3000:]
-            time.sleep(0.3)
-
-        def ask(i: int) -> int:
-            q = QUESTIONS[i % len(QUESTIONS)]  # fresh connection each: either worker accepts
-            return httpx.post(url + "/v1/ask", json={"question": q}, timeout=120).status_code
-
-        sent = 0
-        with ThreadPoolExecutor(max_workers=6) as pool:
-            for _ in range(5):  # until both workers have answered some (the kernel picks)
-                statuses = list(pool.map(ask, range(sent, sent + 12)))
-                assert statuses == [200] * 12
-                sent += 12
-                if sum(1 for n in worker_answers(metrics_dir, tmp_path).values() if n) >= 2:
-                    break
-        per_worker = worker_answers(metrics_dir, tmp_path)
-        assert sum(1 for n in per_worker.values() if n) >= 2, per_worker
-        assert sum(per_worker.values()) == sent
-
-        # Every scrape, whichever worker answers it, sees the answers of both.
-        seen = []
-        for _ in range(6):
-            text = httpx.get(url + "/metrics", timeout=10).text  # a new connection each time
-            seen.append(value(text, "assistant_answers_total"))
-            assert value(text, "assistant_ready") == 1
-            assert value(text, "assistant_answer_duration_seconds_count") == sent
-        assert seen == [sent] * 6
-        # The HTTP counter is bumped after the response is sent: wait for the last ones.
-        deadline = time.monotonic() + 10
-        while value(text, "assistant_http_requests_total", route="/v1/ask") < sent:
-            assert time.monotonic() < deadline
-            text = httpx.get(url + "/metrics", timeout=10).text
-        assert value(text, "assistant_http_requests_total", route="/v1/ask", status="200") == sent
-        engine = sa.create_engine(env["ASSISTANT_DATABASE_URL"])
-        with engine.connect() as conn:
-            deadline = time.monotonic() + 10
-            while (n := conn.execute(sa.text("select count(*) from query_costs")).scalar()) < sent:
-                assert time.monotonic() < deadline, n
-                time.sleep(0.2)
-            embed = conn.execute(sa.text("select sum(embed_tokens) from query_costs")).scalar()
-        engine.dispose()
-        assert value(text, "assistant_tokens_total", kind="embedding") == embed
-        names = assert_named_by_convention(text)
-        assert {"assistant_answers", "assistant_tokens", "assistant_cost_usd",
-                "assistant_ledger_queue_depth", "assistant_upstream_breaker_state",
-                "assistant_http_request_duration_seconds"} <= set(names)  # fmt: skip
+        _serve_and_scrape(proc, url, metrics_dir, tmp_path, env)
+    except BaseException as exc:
+        raise AssertionError(
+            f"{exc!r}\nserve log:\n{log.read_text(errors='replace')[-4000:]}"
+        ) from exc
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -268,3 +226,61 @@ def test_two_workers_are_one_view(corpus_index: Path, tmp_path: Path) -> None:
     # Workers that stopped took their live gauges with them; the counters stay.
     assert list(metrics_dir.glob("gauge_live*.db")) == [], os.listdir(metrics_dir)
     assert list(metrics_dir.glob("counter_*.db"))
+
+
+def _serve_and_scrape(
+    proc: subprocess.Popen[bytes], url: str, metrics_dir: Path, tmp_path: Path, env: dict[str, str]
+) -> None:
+    # Both workers are up once each has set its own assistant_ready to 1 (lifespan done).
+    deadline = time.monotonic() + 300
+    while True:
+        assert proc.poll() is None, f"serve exited with {proc.returncode}"
+        ready = per_worker(metrics_dir, tmp_path, "gauge_livemin", "assistant_ready")
+        if sum(1 for v in ready.values() if v == 1) >= 2:
+            break
+        assert time.monotonic() < deadline, f"workers not ready: {ready}"
+        time.sleep(0.5)
+
+    def ask(i: int) -> int:
+        q = QUESTIONS[i % len(QUESTIONS)]  # fresh connection each: either worker accepts
+        return httpx.post(url + "/v1/ask", json={"question": q}, timeout=120).status_code
+
+    sent = 0
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        for _ in range(5):  # until both workers have answered some (the kernel picks)
+            statuses = list(pool.map(ask, range(sent, sent + 12)))
+            assert statuses == [200] * 12
+            sent += 12
+            if sum(1 for n in worker_answers(metrics_dir, tmp_path).values() if n) >= 2:
+                break
+    answers = worker_answers(metrics_dir, tmp_path)
+    assert sum(1 for n in answers.values() if n) >= 2, answers
+    assert sum(answers.values()) == sent  # and nothing of the stale run
+
+    # Every scrape, whichever worker answers it, sees the answers of both.
+    seen = []
+    for _ in range(6):
+        text = httpx.get(url + "/metrics", timeout=10).text  # a new connection each time
+        seen.append(value(text, "assistant_answers_total"))
+        assert value(text, "assistant_ready") == 1
+        assert value(text, "assistant_answer_duration_seconds_count") == sent
+    assert seen == [sent] * 6
+    # The HTTP counter is bumped after the response is sent: wait for the last ones.
+    deadline = time.monotonic() + 10
+    while value(text, "assistant_http_requests_total", route="/v1/ask") < sent:
+        assert time.monotonic() < deadline
+        text = httpx.get(url + "/metrics", timeout=10).text
+    assert value(text, "assistant_http_requests_total", route="/v1/ask", status="200") == sent
+    engine = sa.create_engine(env["ASSISTANT_DATABASE_URL"])
+    with engine.connect() as conn:
+        deadline = time.monotonic() + 10
+        while (n := conn.execute(sa.text("select count(*) from query_costs")).scalar()) < sent:
+            assert time.monotonic() < deadline, n
+            time.sleep(0.2)
+        embed = conn.execute(sa.text("select sum(embed_tokens) from query_costs")).scalar()
+    engine.dispose()
+    assert value(text, "assistant_tokens_total", kind="embedding") == embed
+    names = assert_named_by_convention(text)
+    assert {"assistant_answers", "assistant_tokens", "assistant_cost_usd",
+            "assistant_ledger_queue_depth", "assistant_upstream_breaker_state",
+            "assistant_http_request_duration_seconds"} <= set(names)  # fmt: skip
