@@ -35,14 +35,17 @@ KINDS = ("written", "paraphrased")
 MODES = ("dense", "bm25", "hybrid")
 
 # Measured with fusion="weighted", dense_weight=0.6 (105 questions, 1,866 chunks), minus a
-# margin of about 0.03 for other CPUs and library versions. Hybrid, per kind:
-#   written:     recall@5 1.000, MRR 0.981  (bm25 1.000 / 0.969, dense 0.971 / 0.930)
-#   paraphrased: recall@5 0.600, MRR 0.458  (bm25 0.381 / 0.286, dense 0.638 / 0.434)
+# margin of about 0.03 for other CPUs and library versions. Hybrid, per kind, as
+# hit_rate@5 / MRR (hit_rate@5 was called recall@5 before ranx):
+#   written:     1.000 / 0.981  (bm25 1.000 / 0.969, dense 0.971 / 0.930)
+#   paraphrased: 0.600 / 0.458  (bm25 0.381 / 0.286, dense 0.638 / 0.434)
+# and as true recall@5 / nDCG@10 (ranx, every relevant chunk counts; 2026-12-02):
+#   written 0.603 / 0.794, paraphrased 0.193 / 0.292.
 # With fusion="rrf", dense_weight=0.5, rrf_k=60 the paraphrased hybrid scores 0.543 / 0.418,
 # below dense alone: those settings fail here.
 FLOORS = {
-    "written": {"recall@5": 0.97, "mrr": 0.95},
-    "paraphrased": {"recall@5": 0.57, "mrr": 0.43},
+    "written": {"hit_rate@5": 0.97, "mrr": 0.95, "recall@5": 0.57, "ndcg@10": 0.76},
+    "paraphrased": {"hit_rate@5": 0.57, "mrr": 0.43, "recall@5": 0.16, "ndcg@10": 0.26},
 }
 
 
