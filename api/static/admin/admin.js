@@ -6,7 +6,7 @@ import { lineChart } from "/admin/chart.js";
 const KEY = "study-assistant-admin-key";
 const $ = (id) => document.getElementById(id);
 
-const count = (v) => Math.round(v).toLocaleString("en");
+const count = (v) => v.toLocaleString("en", { maximumFractionDigits: 1 });
 const usd = (v) => (v === 0 ? "$0" : v >= 1 ? `$${v.toFixed(2)}` : `$${v.toPrecision(2)}`);
 const ms = (v) => `${Math.round(v).toLocaleString("en")} ms`;
 
