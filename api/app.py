@@ -18,9 +18,11 @@ from api.authguard import AuthFailureLimiter
 from api.clientaddr import TrustedProxies
 from api.deps import AppState, hash_key
 from api.errors import ERROR_RESPONSES, install_error_handlers
+from api.metrics import GaugeSampler, multiprocess_dir
 from api.middleware import RequestContextMiddleware
 from api.routes import (
     admin,
+    admin_page,
     ask,
     chat,
     coach,
@@ -100,12 +102,16 @@ def create_app(
                 daemon=True,
             )
             poller.start()
+        metrics_dir = multiprocess_dir()  # several workers: each samples its own gauges
+        sampler = GaugeSampler(state.assistant, metrics_dir).start() if metrics_dir else None
         try:
             yield
         finally:
             stop.set()
             if poller is not None:
                 poller.join(timeout=5)
+            if sampler is not None:
+                sampler.stop()
             state.assistant.close()
             if state.feedback is not None:
                 state.feedback.close()
@@ -121,7 +127,8 @@ def create_app(
     )
     install_error_handlers(app)
     for module in (
-        ask, search, passages, feedback, chat, coach, conversations, health, admin, roadmap, widget,
+        ask, search, passages, feedback, chat, coach, conversations, health, admin, admin_page,
+        roadmap, widget,
     ):  # fmt: skip
         for route in module.router.routes:
             # The one-line docstring is the OpenAPI summary (FastAPI would title-case the name).

@@ -15,8 +15,8 @@ logger = logging.getLogger(__name__)
 
 REQUESTS = Counter("assistant_http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram(
-    "assistant_http_request_seconds",
-    "HTTP request latency",
+    "assistant_http_request_duration_seconds",
+    "HTTP request latency (to the end of the response body)",
     ["route"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )

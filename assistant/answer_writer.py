@@ -8,6 +8,7 @@ from collections.abc import Generator as Gen
 from dataclasses import dataclass
 
 from assistant.errors import BadInputError, UpstreamModelError
+from assistant.metrics import upstream_failed
 from assistant.output_guard import guard_stream
 from assistant.protocols import GenerationRequest, Generator, TokenWindow
 from assistant.types import Delta, Generation
@@ -105,6 +106,7 @@ def write_answer(
     except UpstreamModelError as exc:
         if generator is fallback:
             raise
+        upstream_failed(generator.backend, exc)
         logger.warning("model backend failed, answering extractively: %s", exc)
         gen = fallback.generate(request)
         if sent:

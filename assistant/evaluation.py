@@ -1,15 +1,26 @@
-"""The project's question set and its scores: retrieval (recall@k, MRR, nDCG@10) and answers.
+"""The project's question set and its scores: retrieval (recall@k, hit rate@k, MRR, nDCG@10) and answers.
 
-A question is JSON: ``{"id", "question", "phase", "source", "section"}``; a retrieved
-chunk is relevant when it comes from ``source`` and ``section`` is one of its headings.
+A question is JSON: ``{"id", "question", "phase", "source", "section"}``; a chunk is
+relevant when it comes from ``source`` and ``section`` is its title or one of its headings.
+Every relevant chunk of the index counts (a section split into three chunks has three).
+
+Retrieval metrics are computed by ranx over the top ``max(k, 10)`` hits, binary relevance:
+
+- ``recall@k``: relevant chunks in the top k / all relevant chunks of the index;
+- ``hit_rate@k``: 1 when any relevant chunk is in the top k (what this module called
+  "recall@k" before ranx; the build's ``--eval`` floor is on it);
+- ``mrr``: 1 / rank of the first relevant hit (0 when none is in the list);
+- ``ndcg@10``: DCG of the top 10 over the ideal DCG of ``min(10, all relevant)`` hits.
+
+A question whose section no chunk carries scores 0 on every metric and still counts.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -30,6 +41,9 @@ _PHASE_PREFIX = re.compile(r"(^|(?<=[.!?] ))Phase \d+:[^—]{0,80}—\s*")
 
 class Searcher(Protocol):
     """Anything that searches like the service (``IndexSearcher``, ``StudyAssistant``)."""
+
+    @property
+    def snapshot(self) -> IndexSnapshot: ...
 
     def search(
         self, query: str, k: int, *, mode: Mode = "hybrid"
@@ -79,40 +93,109 @@ def is_relevant(chunk: Chunk, q: Question) -> bool:
     return q.section == chunk.title or q.section in chunk.section.split(" > ")
 
 
-def retrieval_metrics(ranked: list[list[bool]], k: int) -> dict[str, float]:
-    """recall@k (any relevant in top k), MRR, nDCG@10 (binary gains) over queries."""
-    if not ranked:
-        return {f"recall@{k}": 0.0, "mrr": 0.0, "ndcg@10": 0.0}
-    recall = mrr = ndcg = 0.0
-    for rel in ranked:
-        recall += any(rel[:k])
-        first = next((i for i, r in enumerate(rel) if r), None)
-        mrr += 1.0 / (first + 1) if first is not None else 0.0
-        dcg = sum(1.0 / math.log2(i + 2) for i, r in enumerate(rel[:10]) if r)
-        ideal = sum(1.0 / math.log2(i + 2) for i in range(min(10, sum(rel[:10]) or 1)))
-        ndcg += dcg / ideal if any(rel[:10]) else 0.0
-    n = len(ranked)
-    return {f"recall@{k}": recall / n, "mrr": mrr / n, "ndcg@10": ndcg / n}
+@dataclass(frozen=True, slots=True)
+class Ranking:
+    """One question's retrieved chunk ids, best first, and every relevant chunk id of the index."""
+
+    retrieved: tuple[str, ...]
+    relevant: frozenset[str]
+
+    @property
+    def hits(self) -> list[bool]:
+        """Relevance of each retrieved chunk, in rank order."""
+        return [c in self.relevant for c in self.retrieved]
+
+
+class RelevanceJudge:
+    """The relevant chunks of each question in one index (by source, so lookups stay cheap)."""
+
+    def __init__(self, chunks: Iterable[Chunk]) -> None:
+        self._by_source: dict[str, list[Chunk]] = defaultdict(list)
+        for c in chunks:
+            self._by_source[c.source].append(c)
+
+    def relevant(self, q: Question) -> frozenset[str]:
+        return frozenset(c.chunk_id for c in self._by_source.get(q.source, ()) if is_relevant(c, q))
+
+    def rank(self, q: Question, hits: Sequence[SearchHit]) -> Ranking:
+        return Ranking(tuple(h.chunk.chunk_id for h in hits), self.relevant(q))
+
+
+def metric_names(k: int) -> list[str]:
+    return [f"recall@{k}", f"hit_rate@{k}", "mrr", "ndcg@10"]
+
+
+def per_question_metrics(rankings: Sequence[Ranking], k: int) -> dict[str, np.ndarray]:
+    """metric -> (Q,) scores by ranx; 0 for a question with nothing relevant or retrieved."""
+    from ranx import Qrels, Run, evaluate
+
+    names = metric_names(k)
+    out = {m: np.zeros(len(rankings)) for m in names}
+    scored = [i for i, r in enumerate(rankings) if r.relevant and r.retrieved]
+    if not scored:
+        return out
+    qrels = Qrels({str(i): {c: 1 for c in rankings[i].relevant} for i in scored})
+    # Strictly falling scores keep our order (ranx sorts a run by score).
+    run = Run(
+        {
+            str(i): {
+                c: float(len(rankings[i].retrieved) - n)
+                for n, c in enumerate(rankings[i].retrieved)
+            }
+            for i in scored
+        }
+    )
+    values = evaluate(qrels, run, names, return_mean=False)
+    for m in names:
+        out[m][scored] = np.asarray(values[m], dtype=float)
+    return out
+
+
+def mean_metrics(
+    per_question: dict[str, np.ndarray], rows: Sequence[int] | None = None
+) -> dict[str, float]:
+    """Means over all questions, or over the ``rows`` given."""
+    return {
+        m: float(v[list(rows)].mean() if rows is not None else v.mean()) if len(v) else 0.0
+        for m, v in per_question.items()
+    }
+
+
+def retrieval_metrics(rankings: Sequence[Ranking], k: int) -> dict[str, float]:
+    """recall@k, hit_rate@k, MRR and nDCG@10 averaged over the questions (see the module)."""
+    return mean_metrics(per_question_metrics(rankings, k))
 
 
 def evaluate_retrieval(
-    searcher: Searcher, questions: list[Question], k: int = 5, mode: Mode = "hybrid"
+    searcher: Searcher,
+    questions: list[Question],
+    k: int = 5,
+    mode: Mode = "hybrid",
+    *,
+    progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
-    """Scores of ``searcher.search`` on the question set, overall and per phase."""
-    per_phase: dict[int, list[list[bool]]] = defaultdict(list)
-    ranked = []
+    """Scores of ``searcher.search`` on the question set, overall and per phase.
+
+    ``progress(1)`` is called after each question (a CLI progress bar).
+    """
+    judge = RelevanceJudge(searcher.snapshot.chunks)
     depth = max(k, 10)
+    rankings = []
     for q in questions:
         hits, _ = searcher.search(q.question, depth, mode=mode)
-        rel = [is_relevant(h.chunk, q) for h in hits]
-        ranked.append(rel)
-        per_phase[q.phase].append(rel)
+        rankings.append(judge.rank(q, hits))
+        if progress is not None:
+            progress(1)
+    per_q = per_question_metrics(rankings, k)
+    by_phase: dict[int, list[int]] = defaultdict(list)
+    for i, q in enumerate(questions):
+        by_phase[q.phase].append(i)
     return {
         "questions": len(questions),
         "mode": mode,
-        "overall": retrieval_metrics(ranked, k),
-        "by_phase": {p: retrieval_metrics(r, k) for p, r in sorted(per_phase.items())},
-        "misses": [q.id for q, rel in zip(questions, ranked, strict=True) if not any(rel[:k])],
+        "overall": mean_metrics(per_q),
+        "by_phase": {p: mean_metrics(per_q, rows) for p, rows in sorted(by_phase.items())},
+        "misses": [q.id for q, r in zip(questions, rankings, strict=True) if not any(r.hits[:k])],
     }
 
 
@@ -143,7 +226,9 @@ def faithfulness(
     return float(np.mean(best >= threshold))
 
 
-def evaluate_answers(assistant: Any, questions: list[Question]) -> dict[str, Any]:
+def evaluate_answers(
+    assistant: Any, questions: list[Question], *, progress: Callable[[int], None] | None = None
+) -> dict[str, Any]:
     """Citation precision (cited passages from the expected source) and faithfulness."""
     from assistant.service import AskOptions
 
@@ -151,6 +236,8 @@ def evaluate_answers(assistant: Any, questions: list[Question]) -> dict[str, Any
     precision, faithful, covered = [], [], 0
     for q in questions:
         r = assistant.ask(q.question, AskOptions(k=5, endpoint="eval"))
+        if progress is not None:
+            progress(1)
         if not r.citations:
             precision.append(0.0)
             faithful.append(0.0)

@@ -135,13 +135,18 @@ def make_cache(settings: Settings) -> tuple[Cache, SemanticLookup | None]:
 
 
 def make_ledger(settings: Settings) -> SqlCostLedger:
-    """The cost ledger (a ``CostLedger``; the build job also records its builds in it)."""
+    """The cost ledger (a ``CostLedger``; the build job also records its builds in it).
+
+    Every row it records is also counted in the Prometheus metrics (``assistant.metrics``).
+    """
     from assistant.ledger import SqlCostLedger
+    from assistant.metrics import observe_answer
 
     return SqlCostLedger(
         settings.database_url,
         spill_dir=settings.resolved_ledger_spill_dir,
         max_queue=settings.ledger_max_queue,
+        on_record=observe_answer,
     )
 
 

@@ -22,6 +22,7 @@ that finds the queue full for ``stall_s`` is dropped (both counted in ``dropped`
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -76,12 +77,14 @@ class SqlCostLedger:
         max_queue: int = 1000,
         stall_s: float = 1.0,
         retry_for_s: float = 30.0,
+        on_record: Callable[[QueryCost], None] | None = None,
     ) -> None:
         if max_queue < 1 or stall_s <= 0 or retry_for_s < 0:
             raise ConfigError(
                 f"ledger limits must be positive: max_queue={max_queue}, stall_s={stall_s}, "
                 f"retry_for_s={retry_for_s}"
             )
+        self.on_record = on_record  # e.g. assistant.metrics.observe_answer: once per row
         self.engine = create_ledger_engine(url)
         self.url = self.engine.url.render_as_string(hide_password=True)
         self.metadata, self.queries, self.builds = ledger_tables(table_prefix)
@@ -128,6 +131,8 @@ class SqlCostLedger:
         """Queue one row; returns at once (a local file append when the database is down)."""
         if not isinstance(row, QueryCost):
             raise TypeError(f"record() takes a QueryCost, got {type(row).__name__}")
+        if self.on_record is not None:
+            self.on_record(row)
         self.writer.record(row)
 
     def flush(self, timeout_s: float = 5.0) -> bool:

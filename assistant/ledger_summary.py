@@ -1,15 +1,17 @@
 """Totals of the query ledger, aggregated by the database (SQLite and PostgreSQL alike).
 
 Two statements per summary, whatever the number of rows: one ``GROUP BY`` for the sums,
-counts and mean, one for the median. Neither engine shares a median function (SQLite has
-no ``percentile_cont``), so the median is the mean of the middle one or two rows as
-numbered by ``row_number()`` over each group. A UTC day is ``date(ts)`` on SQLite, which
-stores the UTC time as text, and ``date(ts AT TIME ZONE 'UTC')`` on PostgreSQL.
+counts and mean, one for the median and the 95th percentile. Neither engine shares a
+percentile function (SQLite has no ``percentile_cont``), so both come from the rows as
+numbered by ``row_number()`` over each group: the median is the mean of the middle one or
+two, the 95th percentile the nearest rank, row ``ceil(0.95 n)``. A UTC day is
+``date(ts)`` on SQLite, which stores the UTC time as text, and
+``date(ts AT TIME ZONE 'UTC')`` on PostgreSQL.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any, Literal
 
@@ -56,9 +58,10 @@ def _totals_stmt(q: sa.Table, group: sa.ColumnElement[Any]) -> sa.Select[Any]:
     ).group_by(group)
 
 
-def _median_stmt(
+def _latency_stmt(
     q: sa.Table, group: sa.ColumnElement[Any], where: list[sa.ColumnElement[bool]]
 ) -> sa.Select[Any]:
+    """(group, median, p95) of ``total_ms``."""
     ranked = (
         sa.select(
             group.label("g"),
@@ -71,10 +74,16 @@ def _median_stmt(
     )
     # Integer division: n = 5 takes row 3; n = 4 takes rows 2 and 3.
     middle = ranked.c.rn.in_([(ranked.c.n + 1) // 2, (ranked.c.n + 2) // 2])
-    return sa.select(ranked.c.g, sa.func.avg(ranked.c.total_ms)).where(middle).group_by(ranked.c.g)
+    # ceil(0.95 n) in integers: n = 20 takes row 19, n = 10 row 10, n = 1 row 1.
+    p95_row = ranked.c.rn == (ranked.c.n * 95 + 99) // 100
+    return sa.select(
+        ranked.c.g,
+        sa.func.avg(sa.case((middle, ranked.c.total_ms))),
+        sa.func.max(sa.case((p95_row, ranked.c.total_ms))),
+    ).group_by(ranked.c.g)
 
 
-def _stats(row: Any, median: float) -> dict[str, Any]:
+def _stats(row: Any, median: float, p95: float) -> dict[str, Any]:
     n = int(row.queries)
     hits = int(row.cache_hits)
     return {
@@ -90,6 +99,7 @@ def _stats(row: Any, median: float) -> dict[str, Any]:
         "degraded": int(row.degraded),
         "avg_total_ms": round(float(row.avg_total_ms), 2) if n else 0.0,
         "p50_total_ms": round(float(median), 2) if n else 0.0,
+        "p95_total_ms": round(float(p95), 2) if n else 0.0,
     }
 
 
@@ -97,9 +107,11 @@ def _grouped(
     conn: sa.Connection, q: sa.Table, by: GroupBy | None, where: list[sa.ColumnElement[bool]]
 ) -> dict[str, dict[str, Any]]:
     group = _group_column(q, by, conn.dialect.name)
-    medians = {str(g): float(m) for g, m in conn.execute(_median_stmt(q, group, where))}
+    latency = {
+        str(g): (float(m), float(p)) for g, m, p in conn.execute(_latency_stmt(q, group, where))
+    }
     rows = conn.execute(_totals_stmt(q, group).where(*where))
-    return {str(r.g): _stats(r, medians.get(str(r.g), 0.0)) for r in rows}
+    return {str(r.g): _stats(r, *latency.get(str(r.g), (0.0, 0.0))) for r in rows}
 
 
 EMPTY = {"queries": 0, "prompt_tokens": 0, "completion_tokens": 0, "embed_tokens": 0,
@@ -117,9 +129,23 @@ def summarize(
     where = [queries.c.ts >= since] if since is not None else []
     totals = _grouped(conn, queries, None, where)
     # GROUP BY over no rows gives no row at all: the totals of nothing are zeros.
-    empty = _stats(SimpleNamespace(**EMPTY), 0.0)
+    empty = _stats(SimpleNamespace(**EMPTY), 0.0, 0.0)
     result: dict[str, Any] = {"by": by, "totals": totals.get("", empty), "groups": {}}
     if by is not None:
         groups = _grouped(conn, queries, by, where)
         result["groups"] = {name: groups[name] for name in sorted(groups)}
     return result
+
+
+def daily_series(groups: dict[str, dict[str, Any]], first: date, days: int) -> list[dict[str, Any]]:
+    """``days`` entries, one per UTC day from ``first``: that day's stats (zeros when none).
+
+    ``groups`` is the ``"groups"`` of a ``summarize(..., by="day")``; days without a row are
+    filled in so a chart's time axis has no holes.
+    """
+    empty = _stats(SimpleNamespace(**EMPTY), 0.0, 0.0)
+    out = []
+    for i in range(days):
+        day = (first + timedelta(days=i)).isoformat()
+        out.append({"day": day, **groups.get(day, empty)})
+    return out

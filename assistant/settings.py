@@ -112,7 +112,11 @@ class Settings(BaseSettings):
         5.0, ge=0, description="Poll for a newly published index (0 = never)."
     )
     eval_min_recall: float = Field(
-        0.0, ge=0, le=1, description="`index build --eval` refuses to publish below this recall@5."
+        0.0,
+        ge=0,
+        le=1,
+        description="`index build --eval` refuses to publish below this hit_rate@5 (share of "
+        "questions with a relevant chunk in the top 5; called recall@5 before ranx).",
     )
 
     # --- generation --------------------------------------------------------------------

@@ -4,7 +4,8 @@ The pages named in ``bench/data/heldout_python_docs_pages.txt`` are copied from 
 ``python3.11-doc`` (``make system-deps``) into a temp corpus, indexed with the real build
 job, and searched with ``HybridRetriever``. Every question of
 ``bench/data/heldout_python_docs.jsonl`` is asked twice: as written (the docs' wording)
-and as a learner would paraphrase it. Prints JSON: recall@5, MRR and nDCG@10 per mode
+and as a learner would paraphrase it. Prints JSON: recall@5, hit_rate@5, MRR and nDCG@10
+(by ranx, see ``assistant.evaluation``) per mode
 (dense / bm25 / hybrid with the default settings) and kind, and a sweep of fusion
 settings scored on every question set, so defaults are chosen on more than one::
 
@@ -32,7 +33,8 @@ import numpy as np
 from assistant.embeddings import SentenceTransformerEmbedder
 from assistant.evaluation import (
     Question,
-    is_relevant,
+    Ranking,
+    RelevanceJudge,
     load_questions,
     retrieval_metrics,
 )
@@ -57,7 +59,7 @@ OWN_CORPUS = REPO / "corpus"
 OWN_QUESTIONS = OWN_CORPUS / "eval"
 KINDS: tuple[Kind, ...] = ("written", "paraphrased")
 MODES: tuple[Mode, ...] = ("dense", "bm25", "hybrid")
-K = 5  # recall@K
+K = 5  # recall@K, hit_rate@K
 DEPTH = 10  # hits scored per query: nDCG@10 needs ten
 RETRIEVER_FIELDS = ("fusion", "dense_weight", "rrf_k", "candidates")
 
@@ -137,12 +139,13 @@ def retriever_from_settings(settings: Settings, **overrides: Any) -> HybridRetri
     return HybridRetriever(**{**kw, **overrides})
 
 
-def reciprocal_ranks(ranked: list[list[bool]]) -> np.ndarray:
+def reciprocal_ranks(ranked: list[Ranking]) -> np.ndarray:
     """(Q,) 1/rank of the first relevant hit, 0 when none is in the list."""
-    return np.array([1.0 / (rel.index(True) + 1) if any(rel) else 0.0 for rel in ranked])
+    hits = [r.hits for r in ranked]
+    return np.array([1.0 / (rel.index(True) + 1) if any(rel) else 0.0 for rel in hits])
 
 
-def paired_mrr_ci(a: list[list[bool]], b: list[list[bool]], draws: int = 5000) -> dict[str, Any]:
+def paired_mrr_ci(a: list[Ranking], b: list[Ranking], draws: int = 5000) -> dict[str, Any]:
     """MRR(a) - MRR(b) on the same questions, with a paired bootstrap 95% interval."""
     diff = reciprocal_ranks(a) - reciprocal_ranks(b)
     rng = np.random.default_rng(0)  # fixed: the same table on every run
@@ -162,23 +165,24 @@ class Scorer:
         self.snapshot = snapshot
         self.embedder = embedder
         self.questions = qs
+        self.judge = RelevanceJudge(snapshot.chunks)
         self.queries = [Query(q.question, embedder) for q in qs]
         for query in self.queries:
             _ = query.vector  # embedded once here, reused by every configuration
 
-    def ranked(self, retriever: HybridRetriever, mode: Mode = "hybrid") -> list[list[bool]]:
-        """Per question, the relevance of each of the top ``DEPTH`` hits."""
+    def ranked(self, retriever: HybridRetriever, mode: Mode = "hybrid") -> list[Ranking]:
+        """Per question, the top ``DEPTH`` chunk ids and every relevant chunk id."""
         searcher = IndexSearcher.fixed(self.snapshot, self.embedder, retriever)
         out = []
         for q, query in zip(self.questions, self.queries, strict=True):
             hits = searcher.retrieve(self.snapshot, query, DEPTH, mode=mode)
-            out.append([is_relevant(h.chunk, q) for h in hits])
+            out.append(self.judge.rank(q, hits))
         return out
 
     def score(self, retriever: HybridRetriever, mode: Mode = "hybrid") -> dict[str, Any]:
         ranked = self.ranked(retriever, mode)
         metrics = {m: round(v, 4) for m, v in retrieval_metrics(ranked, K).items()}
-        misses = [q.id for q, rel in zip(self.questions, ranked, strict=True) if not any(rel[:K])]
+        misses = [q.id for q, r in zip(self.questions, ranked, strict=True) if not any(r.hits[:K])]
         return {**metrics, "misses": misses}
 
 
@@ -190,12 +194,12 @@ def _ensure_index(index_dir: Path, build: Callable[[], dict[str, Any]]) -> dict[
 
 
 def _summary(scores: dict[str, dict[str, Any]]) -> dict[str, float]:
-    """Across question sets: mean and worst recall@5 and MRR (a robust default scores well on all)."""
-    recalls = [s[f"recall@{K}"] for s in scores.values()]
+    """Across question sets: mean and worst hit_rate@5 and MRR (a robust default scores well on all)."""
+    recalls = [s[f"hit_rate@{K}"] for s in scores.values()]
     mrrs = [s["mrr"] for s in scores.values()]
     return {
-        "mean_recall@5": round(sum(recalls) / len(recalls), 4),
-        "min_recall@5": round(min(recalls), 4),
+        "mean_hit_rate@5": round(sum(recalls) / len(recalls), 4),
+        "min_hit_rate@5": round(min(recalls), 4),
         "mean_mrr": round(sum(mrrs) / len(mrrs), 4),
         "min_mrr": round(min(mrrs), 4),
     }
@@ -263,7 +267,11 @@ def run(
     }
     out["misses"] = {
         n: {
-            m: [q.id for q, r in zip(s.questions, ranked[(n, m)], strict=True) if not any(r[:K])]
+            m: [
+                q.id
+                for q, r in zip(s.questions, ranked[(n, m)], strict=True)
+                if not any(r.hits[:K])
+            ]
             for m in MODES
         }
         for n, s in scorers.items()

@@ -22,6 +22,7 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("degraded", "degraded", "{:,}"),
     ("avg ms", "avg_total_ms", "{:.1f}"),
     ("p50 ms", "p50_total_ms", "{:.1f}"),
+    ("p95 ms", "p95_total_ms", "{:.1f}"),
 )
 
 

@@ -3,12 +3,13 @@ learners' ratings of answers (feedback)."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from assistant.cli.common import emit, settings_with
+from assistant.cli.common import emit, on_terminal, settings_with
 
 if TYPE_CHECKING:
     from assistant.settings import Settings
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
 
 @click.command("eval")
 @click.option("--qa", type=click.Path(path_type=Path), help="Question set (JSONL file or folder).")
-@click.option("--k", default=5, show_default=True, help="Cut-off for recall@k.")
+@click.option("--k", default=5, show_default=True, help="Cut-off for recall@k and hit_rate@k.")
 @click.option(
     "--answers/--no-answers", default=True, show_default=True, help="Also score /v1/ask answers."
 )
@@ -32,6 +33,9 @@ if TYPE_CHECKING:
     "--feedback-only", is_flag=True, help="Only the summary of learners' ratings (no scoring)."
 )
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option(
+    "--progress", is_flag=True, help="Progress bar on stderr even when it is not a terminal."
+)
 def eval_cmd(
     qa: Path | None,
     k: int,
@@ -43,8 +47,9 @@ def eval_cmd(
     limit: int | None,
     feedback_only: bool,
     as_json: bool,
+    progress: bool,
 ) -> None:
-    """Score retrieval (recall@k, MRR, nDCG@10) and answers (citation precision, faithfulness).
+    """Score retrieval (recall@k, hit_rate@k, MRR, nDCG@10) and answers (citations, faithfulness).
 
     Example: assistant eval --k 5 --json
     Example: assistant eval --answerers extractive,base,finetuned --limit 20
@@ -62,13 +67,17 @@ def eval_cmd(
     if feedback_only:
         emit({"feedback": feedback_summary(s)}, as_json, eval_summary)
         return
+    questions = load_questions(qa or s.corpus_dir / "eval")
     a = make_assistant(s)
+    bar = progress_bar(len(questions) * (2 if answers else 1), progress or on_terminal())
     try:
-        questions = load_questions(qa or s.corpus_dir / "eval")
-        data: dict[str, Any] = {"retrieval": evaluate_retrieval(a, questions, k=k)}
+        data: dict[str, Any] = {
+            "retrieval": evaluate_retrieval(a, questions, k=k, progress=bar.update)
+        }
         if answers:
-            data["answers"] = evaluate_answers(a, questions)
+            data["answers"] = evaluate_answers(a, questions, progress=bar.update)
     finally:
+        bar.close()
         a.close()
     data["feedback"] = feedback_summary(s)
     emit(data, as_json, eval_summary)
@@ -83,6 +92,13 @@ def feedback_summary(s: Settings) -> dict[str, Any]:
         return store.summary()
     finally:
         store.close()
+
+
+def progress_bar(total: int, enabled: bool) -> Any:
+    """A tqdm bar on stderr over every question scored (a disabled one prints nothing)."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc="eval", unit="question", disable=not enabled, file=sys.stderr)
 
 
 def eval_summary(d: dict[str, Any]) -> str:

@@ -37,7 +37,11 @@ def index() -> None:
     "--qa", type=click.Path(path_type=Path), help="Question set for --eval (file or folder)."
 )
 @click.option(
-    "--min-recall", type=float, help="recall@5 floor for --eval (ASSISTANT_EVAL_MIN_RECALL)."
+    "--min-hit-rate",
+    "--min-recall",
+    "min_recall",
+    type=float,
+    help="hit_rate@5 floor for --eval (ASSISTANT_EVAL_MIN_RECALL).",
 )
 @click.option("--wait", is_flag=True, help="Wait for a running build instead of exiting.")
 @click.option(

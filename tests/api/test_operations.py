@@ -84,7 +84,7 @@ def test_metrics_are_prometheus_text(secured: LiveServer, http: httpx.Client) ->
     text = r.text
     for name, kind in [
         ("assistant_http_requests_total", "counter"),
-        ("assistant_http_request_seconds", "histogram"),
+        ("assistant_http_request_duration_seconds", "histogram"),
         ("assistant_index_chunks", "gauge"),
         ("assistant_ready", "gauge"),
     ]:
@@ -93,7 +93,7 @@ def test_metrics_are_prometheus_text(secured: LiveServer, http: httpx.Client) ->
         r'assistant_http_requests_total\{method="POST",route="/v1/search",status="200"\} [1-9]',
         text,
     )
-    assert 'assistant_http_request_seconds_bucket{le="0.005",route="/v1/search"}' in text
+    assert 'assistant_http_request_duration_seconds_bucket{le="0.005",route="/v1/search"}' in text
     chunks = len(secured.assistant.snapshot.chunks)
     assert f"assistant_index_chunks {float(chunks)}" in text
 

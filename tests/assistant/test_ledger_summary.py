@@ -26,6 +26,9 @@ def test_median_of_odd_and_even_groups_and_the_mean(ledger: SqlCostLedger) -> No
     assert (a["avg_total_ms"], b["avg_total_ms"]) == (20.0, 27.5)
     assert (a["degraded"], b["degraded"]) == (0, 1)
     assert summary["totals"]["p50_total_ms"] == 10.0  # 1 4 5 10 20 30 100
+    # Nearest rank ceil(0.95 n): n = 3 and n = 4 take their last row, n = 7 its 7th.
+    assert (a["p95_total_ms"], b["p95_total_ms"]) == (30.0, 100.0)
+    assert summary["totals"]["p95_total_ms"] == 100.0
     assert summary["totals"]["queries"] == 7 and summary["totals"]["degraded"] == 1
 
 
@@ -36,6 +39,7 @@ def test_days_are_utc_days_and_nothing_is_all_zeros(ledger: SqlCostLedger) -> No
         "queries": 0, "prompt_tokens": 0, "completion_tokens": 0, "embed_tokens": 0,
         "cost_usd": 0.0, "saved_usd": 0.0, "cache_hits": 0, "semantic_hits": 0,
         "cache_hit_rate": 0.0, "degraded": 0, "avg_total_ms": 0.0, "p50_total_ms": 0.0,
+        "p95_total_ms": 0.0,
     }  # fmt: skip
     # T0 is 23:30 UTC: 29 minutes later is the same day, 31 minutes later the next.
     for i, minutes in enumerate([0, 29, 31]):
@@ -58,3 +62,15 @@ def test_each_grouping_adds_up_to_the_totals(ledger: SqlCostLedger, by: str) -> 
     for key in ("queries", "prompt_tokens", "cache_hits"):
         assert sum(g[key] for g in groups) == summary["totals"][key]
     assert sum(g["cost_usd"] for g in groups) == pytest.approx(summary["totals"]["cost_usd"])
+
+
+def test_p95_is_the_nearest_rank_of_each_group(ledger: SqlCostLedger) -> None:
+    # 40 rows of 1..40 ms on one day, 20 of 1..20 the next: rows ceil(38) and ceil(19).
+    for i in range(40):
+        ledger.record(row(i, ts=T0 - timedelta(hours=1), total_ms=float(40 - i)))
+    for i in range(20):
+        ledger.record(row(100 + i, ts=T0 + timedelta(hours=1), total_ms=float(i + 1)))
+    assert ledger.flush()
+    days = ledger.summary(by="day")["groups"]
+    assert days["2026-03-01"]["p95_total_ms"] == 38.0 and days["2026-03-01"]["p50_total_ms"] == 20.5
+    assert days["2026-03-02"]["p95_total_ms"] == 19.0 and days["2026-03-02"]["p50_total_ms"] == 10.5

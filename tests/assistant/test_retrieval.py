@@ -22,11 +22,15 @@ from tests.indexing.minicorpus import Template, build
 
 # Measured on the real corpus (notes + roadmap: 395 chunks, URL sources skipped) with the
 # default settings (weighted fusion, 0.6 dense) and all-MiniLM-L6-v2 on CPU, as
-# recall@5 / MRR / nDCG@10: hybrid 0.995 / 0.926 / 0.893, dense 0.934 / 0.829 / 0.811,
-# bm25 0.958 / 0.864 / 0.842; reciprocal rank fusion (k=60, even weights) 0.995 / 0.914 / 0.884.
-MEASURED_RECALL5 = {"hybrid": 0.995, "dense": 0.934, "bm25": 0.958, "rrf": 0.995}
+# hit_rate@5 / MRR (hit_rate@5 is what this file called recall@5 before ranx): hybrid
+# 0.995 / 0.926, dense 0.934 / 0.829, bm25 0.958 / 0.864; reciprocal rank fusion (k=60,
+# even weights) 0.995 / 0.914. True recall@5 and nDCG@10 (every relevant chunk of the
+# index counts): see MEASURED_RECALL_NDCG.
+MEASURED_HIT_RATE5 = {"hybrid": 0.995, "dense": 0.934, "bm25": 0.958, "rrf": 0.995}
+# recall@5 / nDCG@10 with ranx, re-measured 2026-12-02 on the same index and questions.
+MEASURED_RECALL_NDCG = {"hybrid": (0.566, 0.678), "dense": (0.519, 0.620), "bm25": (0.456, 0.564)}
 MARGIN = 0.02
-# Hybrid recall@5 per phase measured 1.0 everywhere but phase 5 (0.969: 1 miss of 32);
+# Hybrid hit_rate@5 per phase measured 1.0 everywhere but phase 5 (0.969: 1 miss of 32);
 # the floor leaves room for one more miss in any phase (20-32 questions each).
 PHASE_FLOOR = 0.93
 MODES: tuple[Mode, ...] = ("hybrid", "dense", "bm25")
@@ -82,15 +86,18 @@ def test_question_set_is_complete(questions: list[Question]) -> None:
 def test_each_mode_keeps_its_measured_quality(scores: dict[str, dict[str, Any]]) -> None:
     table = {m: {k: round(v, 3) for k, v in scores[m]["overall"].items()} for m in MODES}
     for mode in MODES:
-        got = scores[mode]["overall"]["recall@5"]
-        assert got >= MEASURED_RECALL5[mode] - MARGIN, (mode, table, scores[mode]["misses"])
+        got = scores[mode]["overall"]["hit_rate@5"]
+        assert got >= MEASURED_HIT_RATE5[mode] - MARGIN, (mode, table, scores[mode]["misses"])
+        recall, ndcg = MEASURED_RECALL_NDCG[mode]
+        assert scores[mode]["overall"]["recall@5"] >= recall - MARGIN, (mode, table)
+        assert scores[mode]["overall"]["ndcg@10"] >= ndcg - MARGIN, (mode, table)
 
 
 @pytest.mark.slow
 def test_hybrid_beats_both_single_modes(scores: dict[str, dict[str, Any]]) -> None:
     hybrid = scores["hybrid"]["overall"]
     for single in ("dense", "bm25"):
-        for metric in ("recall@5", "mrr", "ndcg@10"):
+        for metric in ("hit_rate@5", "recall@5", "mrr", "ndcg@10"):
             assert hybrid[metric] >= scores[single]["overall"][metric], (single, metric)
 
 
@@ -105,21 +112,22 @@ def test_reciprocal_rank_fusion_keeps_its_level(
     )
     rrf._vectors = real_searcher._vectors  # same questions, same vectors
     got = evaluate_retrieval(rrf, questions, k=5)["overall"]
-    assert got["recall@5"] >= MEASURED_RECALL5["rrf"] - MARGIN
+    assert got["hit_rate@5"] >= MEASURED_HIT_RATE5["rrf"] - MARGIN
     for single in ("dense", "bm25"):
-        assert got["recall@5"] >= scores[single]["overall"]["recall@5"]
+        assert got["hit_rate@5"] >= scores[single]["overall"]["hit_rate@5"]
 
 
 @pytest.mark.slow
 def test_every_phase_keeps_its_floor(scores: dict[str, dict[str, Any]]) -> None:
     by_phase = scores["hybrid"]["by_phase"]
     table = "\n".join(
-        f"phase {p}: recall@5 {m['recall@5']:.3f}  mrr {m['mrr']:.3f}  ndcg@10 {m['ndcg@10']:.3f}"
+        f"phase {p}: hit_rate@5 {m['hit_rate@5']:.3f}  recall@5 {m['recall@5']:.3f}  "
+        f"mrr {m['mrr']:.3f}  ndcg@10 {m['ndcg@10']:.3f}"
         for p, m in by_phase.items()
     )
-    print("\nhybrid recall@5 by phase\n" + table)
+    print("\nhybrid by phase\n" + table)
     assert set(by_phase) == set(range(1, 10))
-    low = {p: m["recall@5"] for p, m in by_phase.items() if m["recall@5"] < PHASE_FLOOR}
+    low = {p: m["hit_rate@5"] for p, m in by_phase.items() if m["hit_rate@5"] < PHASE_FLOOR}
     assert not low, table
 
 
@@ -152,8 +160,8 @@ def test_hnsw_build_reuses_vectors_and_agrees_with_flat(
     # efSearch 128 on a few hundred vectors is all but exact.
     assert np.mean(overlap_dense) >= 0.98
     assert np.mean(overlap_hybrid) >= 0.98
-    recall = evaluate_retrieval(hnsw, questions, k=5)["overall"]["recall@5"]
-    assert recall >= MEASURED_RECALL5["hybrid"] - MARGIN
+    hit_rate = evaluate_retrieval(hnsw, questions, k=5)["overall"]["hit_rate@5"]
+    assert hit_rate >= MEASURED_HIT_RATE5["hybrid"] - MARGIN
 
 
 # --- filters, flat and HNSW, on the mini corpus ------------------------------------------

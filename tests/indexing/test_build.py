@@ -307,7 +307,7 @@ def test_eval_floor_refuses_to_publish_and_keeps_the_old_version(
         seen.append(path)
         snap = IndexSnapshot.load(path.parent.parent, path.name)  # loadable before publish
         assert len(snap.chunks) == first.chunks
-        return {"recall@5": 0.5}
+        return {"hit_rate@5": 0.5, "recall@5": 0.95}  # the floor is on the hit rate
 
     with pytest.raises(EvalFloorError) as info:
         build_index(
@@ -317,7 +317,7 @@ def test_eval_floor_refuses_to_publish_and_keeps_the_old_version(
             min_recall=0.9,
         )
     message = str(info.value)
-    assert "recall@5 = 0.500" in message and "0.900" in message
+    assert "hit_rate@5 = 0.500" in message and "0.900" in message
     assert f"{first.version} keeps serving" in message and "not published" in message
     assert current_version(index_dir) == first.version
     assert not seen[0].exists()  # the refused version is removed
@@ -326,10 +326,10 @@ def test_eval_floor_refuses_to_publish_and_keeps_the_old_version(
     ok: BuildReport = build_index(
         BuildOptions(corpus=corpus, index_dir=index_dir),
         embedder,
-        evaluate=lambda path: {"recall@5": 0.95, "mrr": 0.9},
+        evaluate=lambda path: {"hit_rate@5": 0.95, "recall@5": 0.4, "mrr": 0.9},
         min_recall=0.9,
     )
-    assert ok.published and ok.eval == {"recall@5": 0.95, "mrr": 0.9}
+    assert ok.published and ok.eval == {"hit_rate@5": 0.95, "recall@5": 0.4, "mrr": 0.9}
     assert current_version(index_dir) == ok.version
 
 
