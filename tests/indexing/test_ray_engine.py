@@ -39,7 +39,7 @@ import numpy as np
 import psutil
 import pytest
 
-from assistant.embeddings import SentenceTransformerEmbedder
+from assistant.factory import make_embedder as factory_embedder
 from assistant.index import (
     EMBEDDINGS,
     MANIFEST,
@@ -52,6 +52,7 @@ from assistant.index import (
 )
 from assistant.retrieval import HybridRetriever
 from assistant.searcher import IndexSearcher
+from assistant.settings import Settings
 from indexing.ray_engine import RayBuildError, RayEngine
 from tests.conftest import REPO, free_port
 from tests.indexing.minicorpus import build, published_chunks, write_corpus
@@ -62,7 +63,10 @@ MARKER = "ASSISTANT_TEST_RAY_CLUSTER"  # in the environment of every process of 
 CHUNK_SIZE = 64  # ~30 chunks from the mini corpus: several batches of BATCH
 BATCH = 4
 QUERIES = ["what does dropout do", "ridge regression penalty", "epsilon exploration episode"]
-make_embedder = partial(SentenceTransformerEmbedder, "all-MiniLM-L6-v2")
+# The product's default embedder (ONNX int8 unless the environment says otherwise), as
+# the session's `embedder` is: each text embedded alone, so a vector depends on its text
+# only, whichever engine or batch embedded it.
+make_embedder = partial(factory_embedder, Settings())
 
 
 def ray_start(args: list[str], env: dict[str, str]) -> None:
