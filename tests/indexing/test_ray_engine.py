@@ -63,10 +63,17 @@ MARKER = "ASSISTANT_TEST_RAY_CLUSTER"  # in the environment of every process of 
 CHUNK_SIZE = 64  # ~30 chunks from the mini corpus: several batches of BATCH
 BATCH = 4
 QUERIES = ["what does dropout do", "ridge regression penalty", "epsilon exploration episode"]
-# The product's default embedder (ONNX int8 unless the environment says otherwise), as
-# the session's `embedder` is: each text embedded alone, so a vector depends on its text
-# only, whichever engine or batch embedded it.
-make_embedder = partial(factory_embedder, Settings())
+# The same embedder on both engines: ONNX float32, whose vectors do not depend on the
+# batch a text is embedded in. (The default int8 backend's do, slightly: dynamic
+# quantisation scales a batch's activations together, so two engines that batch
+# differently agree to cosine ~0.98, not to float tolerance; see test_embeddings_onnx.)
+make_embedder = partial(factory_embedder, Settings(embedding_backend="onnx"))
+
+
+@pytest.fixture(scope="module")
+def embedder() -> Any:
+    """This module's local engine: the actors' embedder, in this process."""
+    return make_embedder()
 
 
 def ray_start(args: list[str], env: dict[str, str]) -> None:
