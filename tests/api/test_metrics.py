@@ -146,10 +146,13 @@ def test_upstream_failures_and_the_breaker_state(served: LiveServer, llm: OpenAI
     finally:
         llm.default = Reply.ok()
         breaker.record_success()
-    failures = value(after, "assistant_upstream_failures_total", backend="openai", reason="error")
+    # Each answer's failed call is counted once: as an error, or as a timeout when the
+    # client's retries of the 500 outlast the call's deadline on a busy machine.
+    failures = value(after, "assistant_upstream_failures_total", backend="openai")
     assert failures - value(before, "assistant_upstream_failures_total", backend="openai") == (
         breaker.failure_threshold
     )
+    assert value(after, "assistant_upstream_failures_total", backend="openai", reason="error") > 0
     assert value(after, "assistant_upstream_breaker_state") == 2  # open
     assert (
         value(after, "assistant_degraded_answers_total")
