@@ -52,26 +52,5 @@ class LocalEngine:
     """Both stages in the building process, one source and one batch after another."""
 
     name = "local"
-
-    def load_and_chunk(
-        self,
-        items: list[SourceItem],
-        previous: Previous,
-        chunker: TokenChunker,
-        load: Callable[[SourceItem], Document],
-        *,
-        max_bytes: int,
-        progress: Progress | None = None,
-    ) -> Loaded:
-        return load_and_chunk(
-            items, previous, chunker, load, max_bytes=max_bytes, progress=progress
-        )
-
-    def embed_missing(
-        self,
-        chunks: list[Chunk],
-        known: dict[str, np.ndarray],
-        embedder: Any,
-        progress: Progress | None = None,
-    ) -> tuple[np.ndarray, int, int]:
-        return embed_missing(chunks, known, embedder, progress)
+    load_and_chunk = staticmethod(load_and_chunk)
+    embed_missing = staticmethod(embed_missing)
