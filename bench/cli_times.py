@@ -156,12 +156,14 @@ def main() -> None:
         "ASSISTANT_EMBEDDING_BACKEND": args.backend,
     }
     before_tree = export_tree(args.before, work / "before")
+    # Each tree its own ledger: the newer one migrates past revisions the older one lacks.
+    env_before = {**env, "ASSISTANT_DATABASE_URL": f"sqlite:///{work / 'ledger-before.db'}"}
     results: dict[str, Any] = {}
     for name, argv in COMMANDS.items():
         if args.only and name not in args.only:
             continue
         runs = args.heavy_runs if name in HEAVY else args.runs
-        before = median_time(argv, before_tree, env, runs)
+        before = median_time(argv, before_tree, env_before, runs)
         after = median_time(argv, REPO, env, runs)
         results[name] = {
             "before": before,
