@@ -11,10 +11,12 @@ indistinguishable from one that does not exist.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+
+from assistant.dates import as_utc
 
 TITLE_CHARS = 80  # a conversation's title: its first question, cut to this many characters
 
@@ -67,11 +69,6 @@ def title_of(question: str) -> str:
     """The first question on one line, cut to ``TITLE_CHARS`` with an ellipsis."""
     line = " ".join(question.split())
     return line if len(line) <= TITLE_CHARS else line[: TITLE_CHARS - 1].rstrip() + "…"
-
-
-def as_utc(ts: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything we store is UTC.
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
 
 
 def insert_exchanges(engine: sa.Engine, rows: list[Exchange]) -> None:

@@ -7,6 +7,11 @@ from datetime import UTC, datetime, timedelta
 from assistant.errors import BadInputError
 
 
+def as_utc(ts: datetime) -> datetime:
+    """``ts`` in UTC; a naive one (SQLite hands them back) is taken as UTC, as stored."""
+    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+
+
 def parse_since(value: str | None) -> datetime | None:
     """An ISO date/time (UTC if naive) or a number of days like ``7d``."""
     if not value:

@@ -33,7 +33,7 @@ def feedback_tables(
 ) -> tuple[sa.Table, sa.Index]:
     """(the feedback table, the index that finds a request's ledger row) on ``metadata``.
 
-    One definition, used by the store and by migration 0003. ``queries`` is the ledger's
+    One definition, used by the store and by migration 0004. ``queries`` is the ledger's
     ``query_costs`` table of the same prefix (``assistant.ledger_db.ledger_tables``).
     """
     table = sa.Table(

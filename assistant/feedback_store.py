@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from assistant.dates import as_utc
 from assistant.errors import NotFoundError
 from assistant.feedback import AnsweredTurn, FeedbackRow, Rating, check_rating, feedback_tables
 from assistant.ledger_db import ledger_tables
@@ -155,10 +156,6 @@ class SqlFeedbackStore:
         }
 
 
-def _utc(ts: datetime) -> datetime:
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
-
-
 def _row(r: sa.Row[Any]) -> FeedbackRow:
     m = r._mapping
     return FeedbackRow(
@@ -170,6 +167,6 @@ def _row(r: sa.Row[Any]) -> FeedbackRow:
         answer=m["answer"],
         context=m["context"],
         index_version=m["index_version"],
-        created_at=_utc(m["created_at"]),
-        updated_at=_utc(m["updated_at"]),
+        created_at=as_utc(m["created_at"]),
+        updated_at=as_utc(m["updated_at"]),
     )

@@ -30,6 +30,7 @@ from typing import Any, Literal
 
 import sqlalchemy as sa
 
+from assistant.dates import as_utc
 from assistant.errors import ConfigError
 from assistant.ledger_db import create_ledger_engine, ledger_tables
 from assistant.ledger_spill import SpillDir
@@ -185,7 +186,7 @@ class SqlCostLedger:
         """Totals since ``since`` (all time by default), overall and per day/model/key."""
         if by not in (None, "day", "model", "key"):
             raise ValueError(f"by must be 'day', 'model', 'key' or None, got {by!r}")
-        since = _as_utc(since) if since is not None else None
+        since = as_utc(since) if since is not None else None
         b = self.builds
         build_stmt = sa.select(
             sa.func.count(), sa.func.coalesce(sa.func.sum(b.c.embed_tokens), 0),
@@ -205,16 +206,11 @@ class SqlCostLedger:
         return result
 
 
-def _as_utc(ts: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything we store is UTC.
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
-
-
 _QUERY_FIELDS = tuple(f.name for f in fields(QueryCost))
 
 
 def _row_values(row: QueryCost) -> dict[str, Any]:
     # Every field is a scalar: a shallow read (asdict deep-copies, per row of every request).
     values = {name: getattr(row, name) for name in _QUERY_FIELDS}
-    values["ts"] = _as_utc(row.ts)
+    values["ts"] = as_utc(row.ts)
     return values

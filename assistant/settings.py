@@ -145,7 +145,9 @@ class Settings(BaseSettings):
         gt=0,
         description="A model stream silent this long counts as failed (extractive fallback).",
     )
-    llm_max_retries: int = Field(2, ge=0, description="Retries on 429/5xx/connection errors.")
+    llm_max_retries: int = Field(
+        2, ge=0, description="Retries on 408/409/429/5xx, connection errors and connect timeouts."
+    )
     llm_max_retry_after_s: float = Field(
         10.0,
         ge=0,

@@ -15,9 +15,9 @@ import faiss
 import numpy as np
 
 from assistant.errors import BadInputError, IndexCorruptError
-from assistant.index_plan import KINDS, choose_index_type, search_params
+from assistant.index_plan import KINDS, search_params
 
-__all__ = ["FaissIndex", "choose_index_type"]
+__all__ = ["FaissIndex"]
 
 _MMAP = faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY
 _ADD_BATCH = 65_536  # rows added (and re-scored) per step: bounded copies of an mmap'd array

@@ -128,7 +128,7 @@ class Loaded:
     chunk_s: float = 0.0  # seconds spent chunking (the rest of the stage is reading/parsing)
 
 
-def _text_hash(doc: Document) -> str:
+def text_hash(doc: Document) -> str:
     return hashlib.sha256(doc.text.encode()).hexdigest()
 
 
@@ -184,7 +184,7 @@ def _one(
     t = time.perf_counter()
     out.chunks.extend(chunker.chunk(doc))
     out.chunk_s += time.perf_counter() - t
-    out.sources[doc.source] = _text_hash(doc)
+    out.sources[doc.source] = text_hash(doc)
     if fp is not None:
         out.fingerprints[item.source] = fp
 

@@ -190,7 +190,7 @@ class RayEngine:
             assert parsed is not None
             if parsed.skipped is not None:
                 out.skipped.append((item.source, parsed.skipped))
-                logger.warning("skipped %s: %s", item.source, parsed.skipped)
+                logger.info("skipped %s: %s", item.source, parsed.skipped)
                 continue
             out.chunks.extend(parsed.chunks)
             out.sources[item.source] = parsed.text_hash

@@ -8,7 +8,6 @@ PYTHONPATH).
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -20,6 +19,7 @@ import numpy as np
 
 from assistant.types import Chunk, Document
 from indexing.chunking import TokenChunker
+from indexing.fingerprints import text_hash
 from indexing.loaders import SkippedSource, load_file
 
 
@@ -66,7 +66,7 @@ def parse_and_chunk(payload: FileBytes | Document, chunker: TokenChunker, max_by
     chunks = chunker.chunk(doc)
     return Parsed(
         chunks=chunks,
-        text_hash=hashlib.sha256(doc.text.encode()).hexdigest(),
+        text_hash=text_hash(doc),
         chunk_s=time.perf_counter() - t,
     )
 

@@ -251,6 +251,9 @@ class ExtractiveGenerator:
         with its citation. "length" when anything was left out, as an LLM reports it.
         """
         count = self.embedder.count_tokens
+        whole = " ".join(parts)
+        if count(whole) <= max_tokens:  # the usual case: one count
+            return whole, "stop"
         kept: list[str] = []
         for part in parts:
             if count(" ".join([*kept, part])) > max_tokens:

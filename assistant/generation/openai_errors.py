@@ -25,7 +25,7 @@ import httpx
 import openai
 
 from assistant.errors import AssistantError, BadInputError, UpstreamModelError, UpstreamTimeoutError
-from assistant.generation.retry import RETRY_STATUSES, waits_too_long
+from assistant.generation.retry import waits_too_long
 
 MAX_ERROR_CHARS = 300  # provider error text kept in our messages
 BAD_INPUT_STATUSES = frozenset({400, 413, 422})
@@ -90,7 +90,7 @@ class Endpoint:
             status = exc.status_code
             detail = f"{self.where} returned HTTP {status}: {provider_message(exc.body)}"
             wait = waits_too_long(exc.response.headers, self.max_retry_after_s)
-            if status in RETRY_STATUSES and wait is not None:
+            if wait is not None:
                 detail += (
                     f" (asked to retry after {wait:.1f} s, more than the "
                     f"{self.max_retry_after_s:g} s ceiling ASSISTANT_LLM_MAX_RETRY_AFTER_S)"

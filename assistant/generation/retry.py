@@ -24,8 +24,6 @@ import openai
 
 from assistant.errors import ConfigError
 
-RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})  # as the SDK retries them
-
 
 def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:
     """Seconds to wait from ``retry-after-ms``, ``Retry-After`` (seconds or HTTP-date), or None."""
@@ -88,9 +86,8 @@ class RetryPolicyTransport(httpx.BaseTransport):
             response = self._inner.handle_request(request)
         except httpx.ReadTimeout as exc:
             raise openai.APITimeoutError(request=request) from exc  # type: ignore[arg-type]
-        if response.status_code in RETRY_STATUSES and waits_too_long(
-            response.headers, self.max_retry_after_s
-        ):
+        # Any status: the SDK retries every 5xx (and 408/409/429) and waits out Retry-After.
+        if waits_too_long(response.headers, self.max_retry_after_s) is not None:
             response.headers["x-should-retry"] = "false"
         if isinstance(response.stream, httpx.SyncByteStream):
             response.stream = _FinalOnReadTimeout(response.stream, request)
