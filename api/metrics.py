@@ -63,6 +63,7 @@ BREAKER = Gauge(
 LEDGER_SPILLED_TOTAL = Counter("assistant_ledger_spilled_rows", "Ledger rows ever spilled to disk")
 LEDGER_DROPPED = Counter("assistant_ledger_dropped_rows", "Ledger rows lost")
 _counted: dict[str, float] = {"spilled": 0.0, "dropped": 0.0}  # this process's totals exported
+_counted_lock = threading.Lock()
 
 
 def ledger_state(ledger: Any) -> dict[str, Any]:
@@ -88,13 +89,15 @@ def sample(assistant: Any) -> None:
     LEDGER_QUEUE.set(state["queue_depth"])
     LEDGER_SPILLED.set(state["spilled_rows"])
     # Counters only go up: add what is new since the last sample (one ledger per process).
-    for name, counter, value in (
-        ("spilled", LEDGER_SPILLED_TOTAL, state["spilled_total"]),
-        ("dropped", LEDGER_DROPPED, state["dropped_rows"]),
-    ):
-        if value > _counted[name]:
-            counter.inc(value - _counted[name])
-            _counted[name] = value
+    # Locked: /metrics and the gauge thread both sample, and must not add one delta twice.
+    with _counted_lock:
+        for name, counter, value in (
+            ("spilled", LEDGER_SPILLED_TOTAL, state["spilled_total"]),
+            ("dropped", LEDGER_DROPPED, state["dropped_rows"]),
+        ):
+            if value > _counted[name]:
+                counter.inc(value - _counted[name])
+                _counted[name] = value
     breaker = getattr(getattr(assistant.generator, "breaker", None), "state", None)
     BREAKER.set(BREAKER_VALUES.get(str(breaker), 0))
 

@@ -13,6 +13,8 @@ import Stemmer
 from assistant.errors import IndexCorruptError
 
 logger = logging.getLogger(__name__)
+# bm25s sets its own logger to DEBUG when imported: its progress chatter is not for users.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 _STEMMER = Stemmer.Stemmer("english")
 

@@ -10,8 +10,6 @@ from pathlib import Path
 
 import click
 
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # where each worker's metrics live (prometheus_client)
-
 
 @click.command()
 @click.option("--host", help="Bind address (ASSISTANT_HOST, default 127.0.0.1).")
@@ -67,6 +65,8 @@ def prepare_multiprocess_dir() -> Callable[[], None]:
     A folder the operator set is emptied of earlier runs' files (and kept afterwards);
     without one a fresh temporary folder is made and removed when the server stops.
     """
+    from api.metrics import MULTIPROC_ENV  # where each worker's metrics live
+
     given = os.environ.get(MULTIPROC_ENV)
     if given:
         path = Path(given)

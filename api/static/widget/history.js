@@ -143,8 +143,9 @@ export function installHistory(w) {
   /** On first open: the stored conversation's turns, so a reload keeps the chat. */
   async function restore() {
     const id = state.conversationId;
-    if (restored || !id) return;
-    restored = true;
+    if (restored) return;
+    restored = true; // once per page view: a conversation begun here is already on screen
+    if (!id) return;
     const res = await fetchConversation(id);
     if (state.conversationId !== id) return; // the reader moved on meanwhile
     if (res.ok) {
