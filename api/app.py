@@ -18,6 +18,7 @@ from api.authguard import AuthFailureLimiter
 from api.clientaddr import TrustedProxies
 from api.deps import AppState, hash_key
 from api.errors import ERROR_RESPONSES, install_error_handlers
+from api.hot_answers import HotAnswerMiddleware
 from api.metrics import GaugeSampler, multiprocess_dir
 from api.middleware import RequestContextMiddleware
 from api.routes import (
@@ -138,6 +139,9 @@ def create_app(
         app.include_router(module.router, responses=ERROR_RESPONSES)
     # The last middleware added is the outermost: CORS wraps everything, so even a 413
     # from the body limit carries CORS headers and a cross-origin widget can read it.
+    # Inside the request context: a hot answer has its request id, body limit and metrics.
+    ask_route = next(r for r in ask.router.routes if getattr(r, "path", None) == "/v1/ask")
+    app.add_middleware(HotAnswerMiddleware, route=ask_route)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(

@@ -97,45 +97,66 @@ def _auth_failed(state: AppState, address: str, error: AuthError) -> AuthError:
     return error
 
 
+def _key_client(state: AppState, request: Request, address: str) -> Client | AuthError:
+    """The caller its key names (nothing counted), or the AuthError that refuses it."""
+    if not state.key_hashes:
+        return Client(key_id="anonymous", identity=f"ip:{address}", address=address)
+    key = _presented_key(request)
+    if key is None:
+        return AuthError("an API key is required: send 'Authorization: Bearer <key>'")
+    digest = hash_key(key)
+    if not any(hmac.compare_digest(digest, h) for h in state.key_hashes):
+        return AuthError("unknown API key")
+    key_id = digest[:16]
+    public = digest in state.public_hashes
+    # A public (widget) key is shared by every visitor: one bucket per visitor.
+    identity = f"key:{key_id}|ip:{address}" if public else f"key:{key_id}"
+    return Client(key_id=key_id, identity=identity, address=address, public=public)
+
+
 async def authenticate(request: Request) -> Client:
     """Check the API key (when keys are configured) and count the request against its limit."""
     state = get_state(request)
     address = state.proxies.client_address(request)
     if state.key_hashes:
         _check_not_blocked(state, address)
-        key = _presented_key(request)
-        if key is None:
-            raise _auth_failed(
-                state,
-                address,
-                AuthError("an API key is required: send 'Authorization: Bearer <key>'"),
-            )
-        digest = hash_key(key)
-        if not any(hmac.compare_digest(digest, h) for h in state.key_hashes):
-            raise _auth_failed(state, address, AuthError("unknown API key"))
-        key_id = digest[:16]
-        identity = f"key:{key_id}"
-        public = digest in state.public_hashes
-        if public:
-            # A public (widget) key is shared by every visitor: one bucket per visitor.
-            identity += f"|ip:{address}"
-    else:
-        key_id = "anonymous"
-        identity = f"ip:{address}"
-        public = False
+    client = _key_client(state, request, address)
+    if isinstance(client, AuthError):
+        raise _auth_failed(state, address, client)
     limiter = state.limiter
     retry_after = None
     if isinstance(limiter, MemoryRateLimiter):
-        retry_after = limiter.hit(identity)  # a lock and a dict: no I/O, no thread needed
+        retry_after = limiter.hit(client.identity)  # a lock and a dict: no I/O, no thread needed
     elif limiter is not None:  # Redis: network I/O stays off the event loop
-        retry_after = await run_in_threadpool(limiter.hit, identity)
+        retry_after = await run_in_threadpool(limiter.hit, client.identity)
     if retry_after is not None:
         raise RateLimitedError(
             f"rate limit of {state.settings.rate_limit_per_minute} requests per minute exceeded; "
             f"retry in {retry_after:.0f} s",
             retry_after=retry_after,
         )
-    return Client(key_id=key_id, identity=identity, address=address, public=public)
+    return client
+
+
+def client_at_once(state: AppState, request: Request) -> Client | None:
+    """``authenticate`` without I/O or counting: the caller its key names, or None when
+    only ``authenticate`` may decide (a refusal, which it counts and words)."""
+    address = state.proxies.client_address(request)
+    failures = state.auth_failures
+    if state.key_hashes and failures is not None and failures.blocked(address) is not None:
+        return None
+    client = _key_client(state, request, address)
+    return None if isinstance(client, AuthError) else client
+
+
+def admit_at_once(state: AppState, client: Client) -> bool:
+    """Count the request against the caller's limit without I/O; False when it is over the
+    limit, or the limiter is in Redis (``authenticate`` then decides: a refused hit takes
+    nothing from the bucket, so asking again is free)."""
+    limiter = state.limiter
+    if limiter is None:
+        return True
+    return isinstance(limiter, MemoryRateLimiter) and limiter.hit(client.identity) is None
 
 
 def require_admin(request: Request) -> None:

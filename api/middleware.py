@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import logging
 import time
-import uuid
 from typing import Any
 
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from assistant.ids import new_id
 
 logger = logging.getLogger(__name__)
 
@@ -28,13 +29,16 @@ class RequestContextMiddleware:
     def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        # (method, route, status) -> its request counter and latency histogram; bounded by
+        # the routes times the statuses they answer ("unmatched" for every unknown path).
+        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])
-        rid = headers.get(b"x-request-id", b"").decode("latin-1")[:64] or uuid.uuid4().hex
+        rid = headers.get(b"x-request-id", b"").decode("latin-1")[:64] or new_id()
         scope.setdefault("state", {})["request_id"] = rid
         start = time.perf_counter()
         status = 500
@@ -83,12 +87,16 @@ class RequestContextMiddleware:
         finally:
             self._observe(scope, status, start)
 
-    @staticmethod
-    def _observe(scope: Scope, status: int, start: float) -> None:
+    def _observe(self, scope: Scope, status: int, start: float) -> None:
         route = scope.get("route")
         path = getattr(route, "path", None) or "unmatched"
-        REQUESTS.labels(scope.get("method", ""), path, str(status)).inc()
-        LATENCY.labels(path).observe(time.perf_counter() - start)
+        key = (scope.get("method", ""), path, status)
+        series = self._series.get(key)
+        if series is None:  # labels() formats and locks on every call: once per series
+            series = (REQUESTS.labels(key[0], path, str(status)), LATENCY.labels(path))
+            self._series[key] = series
+        series[0].inc()
+        series[1].observe(time.perf_counter() - start)
 
 
 class _TooLarge(Exception):

@@ -11,11 +11,15 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Container
+import time
+from collections.abc import Callable, Container
 from dataclasses import dataclass, field
+
+import orjson
 
 from assistant.answer_writer import Sampling
 from assistant.cache import exact_key, normalize_question
+from assistant.lru import LRU
 from assistant.protocols import Cache, SemanticLookup
 from assistant.searcher import Query
 from assistant.types import Answer, CacheOutcome
@@ -51,21 +55,23 @@ class CacheScope:
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
     def namespace(self) -> str:
-        """Canonical JSON: filters sorted, each value its own JSON string (no joining)."""
-        return json.dumps(
-            [
-                self.backend,
-                self.model,
-                self.prompt_version,
-                self.k,
-                sorted(self.sources),
-                sorted(self.phases),
-                self.history_digest,
-            ]
-            + ([self.generation_digest] if self.generation_digest else []),
-            ensure_ascii=False,
-            separators=(",", ":"),
-        )
+        """Canonical JSON: filters sorted, each value its own JSON string (no joining).
+
+        Compact, non-ASCII kept as it is (what ``json.dumps(..., ensure_ascii=False,
+        separators=(",", ":"))`` wrote before: the keys of stored answers are unchanged).
+        """
+        parts = [
+            self.backend,
+            self.model,
+            self.prompt_version,
+            self.k,
+            sorted(self.sources),
+            sorted(self.phases),
+            self.history_digest,
+        ]
+        if self.generation_digest:
+            parts.append(self.generation_digest)
+        return orjson.dumps(parts).decode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,13 +82,37 @@ class CacheHit:
     outcome: CacheOutcome  # hit | semantic
 
 
-class AnswerCache:
-    """Exact cache first, then the semantic cache; stale answers count as misses."""
+HOT_ENTRIES = 1024  # answers kept decoded in this process (a few KB each)
 
-    def __init__(self, cache: Cache, semantic: SemanticLookup | None, ttl_s: int) -> None:
+
+class AnswerCache:
+    """Exact cache first, then the semantic cache; stale answers count as misses.
+
+    The most recently used answers are also kept decoded in this process for
+    ``hot_ttl_s`` (at most the cache lifetime): a repeated question then costs no
+    round trip and no JSON decoding, and ``peek`` can answer it on the event loop.
+    Stored answers are never changed, only written again or expired, so a hot copy is
+    the stored answer; it may outlive the stored one by at most ``hot_ttl_s``.
+    """
+
+    def __init__(
+        self,
+        cache: Cache,
+        semantic: SemanticLookup | None,
+        ttl_s: int,
+        *,
+        hot_ttl_s: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.cache = cache
         self.semantic = semantic
         self.ttl_s = ttl_s
+        self.hot_ttl_s = min(hot_ttl_s, ttl_s)
+        self._clock = clock
+        # key -> (expires_at on self._clock, answer); None when hot_ttl_s is 0
+        self._hot: LRU[str, tuple[float, Answer]] | None = (
+            LRU(HOT_ENTRIES) if self.hot_ttl_s > 0 else None
+        )
 
     @property
     def healthy(self) -> bool:
@@ -104,22 +134,50 @@ class AnswerCache:
         answer = self._valid(other, indexed) if other else None
         return CacheHit(answer, "semantic") if answer is not None else None
 
+    def peek(self, question: str, scope: CacheScope, indexed: Container[str]) -> Answer | None:
+        """The exact answer when this process holds it decoded: no I/O, no embedding."""
+        answer = self._hot_answer(self.key(question, scope))
+        return answer if answer is not None and _still_indexed(answer, indexed) else None
+
     def store(self, query: Query, scope: CacheScope, answer: Answer) -> None:
         key = self.key(query.text, scope)
-        self.cache.set(key, answer.to_cache_json(), self.ttl_s)
+        stored = answer.to_cache_json()
+        self.cache.set(key, stored, self.ttl_s)
+        self._keep_hot(key, Answer.from_json(stored))  # exactly what a lookup would decode
         if self.semantic is not None:
             self.semantic.add(query.text, query.vector, key, scope.namespace())
 
     def _valid(self, key: str, indexed: Container[str]) -> Answer | None:
-        entry = self.cache.get(key)
-        if not entry:
+        answer = self._hot_answer(key)
+        if answer is None:
+            entry = self.cache.get(key)
+            if not entry:
+                return None
+            try:
+                answer = Answer.from_json(entry)
+            except (KeyError, TypeError, ValueError) as exc:
+                logger.warning(
+                    "answer cache: entry %s is not an answer (%s); ignored", key[:12], exc
+                )
+                return None
+            self._keep_hot(key, answer)
+        return answer if _still_indexed(answer, indexed) else None
+
+    def _hot_answer(self, key: str) -> Answer | None:
+        item = self._hot.get(key) if self._hot is not None else None
+        if item is None:
             return None
-        try:
-            answer = Answer.from_json(entry)
-        except (KeyError, TypeError, ValueError) as exc:
-            logger.warning("answer cache: entry %s is not an answer (%s); ignored", key[:12], exc)
+        if self._clock() >= item[0]:
+            assert self._hot is not None
+            self._hot.pop(key)
             return None
-        # Reusable only while every passage it was built from is still indexed.
-        if not all(pid in indexed for pid in answer.passage_ids):
-            return None
-        return answer
+        return item[1]
+
+    def _keep_hot(self, key: str, answer: Answer) -> None:
+        if self._hot is not None:
+            self._hot.put(key, (self._clock() + self.hot_ttl_s, answer))
+
+
+def _still_indexed(answer: Answer, indexed: Container[str]) -> bool:
+    """Reusable only while every passage it was built from is still indexed."""
+    return all(pid in indexed for pid in answer.passage_ids)

@@ -7,13 +7,16 @@ JSON, so a value read back is a fresh copy with the same shape from either backe
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import re
+import threading
 import time
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from typing import Any
+
+import orjson
 
 from assistant.lru import LRU
 from assistant.redis_guard import GuardedRedis
@@ -23,6 +26,8 @@ logger = logging.getLogger(__name__)
 _WHITESPACE = re.compile(r"\s+")
 _TRAILING_PUNCT = re.compile(r"[\s?.!]+$")
 _KEY_SEPARATOR = "\x1f"  # unit separator: ("a", "bc") and ("ab", "c") must differ
+
+Write = tuple[str, dict[str, Any], int]  # (key, value, ttl_s) of one ``set``
 
 
 def exact_key(*parts: str) -> str:
@@ -42,9 +47,10 @@ def normalize_question(q: str) -> str:
     return _TRAILING_PUNCT.sub("", text)
 
 
-def _dump(key: str, value: dict[str, Any]) -> str:
+def _dump(key: str, value: dict[str, Any]) -> bytes:
+    """Compact UTF-8 JSON (orjson: a cached answer writes two of these per request)."""
     try:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        return orjson.dumps(value)
     except (TypeError, ValueError) as exc:
         raise TypeError(f"cache value for key {key!r} is not JSON-serialisable: {exc}") from exc
 
@@ -65,8 +71,8 @@ class MemoryCache:
     ) -> None:
         self.max_entries = max_entries
         self._clock = clock
-        # key -> (expires_at on self._clock, JSON text)
-        self._items: LRU[str, tuple[float, str]] = LRU(max_entries)
+        # key -> (expires_at on self._clock, JSON)
+        self._items: LRU[str, tuple[float, bytes]] = LRU(max_entries)
 
     def get(self, key: str) -> dict[str, Any] | None:
         item = self._items.get(key)
@@ -76,12 +82,27 @@ class MemoryCache:
         if self._clock() >= expires_at:
             self._items.pop(key)
             return None
-        value: dict[str, Any] = json.loads(text)
+        value: dict[str, Any] = orjson.loads(text)
         return value
 
     def set(self, key: str, value: dict[str, Any], ttl_s: int) -> None:
         _check_ttl(ttl_s)
         self._items.put(key, (self._clock() + ttl_s, _dump(key, value)))
+
+    def set_many(self, writes: Sequence[Write]) -> None:
+        for key, value, ttl_s in writes:
+            self.set(key, value, ttl_s)
+
+    def submit(self, writes: Sequence[Write]) -> Future[None]:
+        """``set_many`` now (nothing here waits on I/O); an already finished future."""
+        done: Future[None] = Future()
+        try:
+            self.set_many(writes)
+        except Exception as exc:  # a bad value: the caller sees it as from set()
+            done.set_exception(exc)
+        else:
+            done.set_result(None)
+        return done
 
     def delete(self, key: str) -> None:
         self._items.pop(key)
@@ -114,13 +135,14 @@ class RedisCache(GuardedRedis):
     ) -> None:
         super().__init__(url, "answer cache", timeout_s=timeout_s, cooldown_s=cooldown_s)
         self._prefix = prefix
+        self._group = GroupWriter(self.set_many, "answer-cache-writes")
 
     def get(self, key: str) -> dict[str, Any] | None:
         raw = self._call(lambda r: r.get(self._prefix + key), None)
         if raw is None:
             return None
         try:
-            value = json.loads(raw)
+            value = orjson.loads(raw)
         except ValueError:
             # Something else wrote this key; a miss is the safe answer.
             logger.warning("answer cache: value under %r is not JSON; ignored", key)
@@ -132,5 +154,89 @@ class RedisCache(GuardedRedis):
         text = _dump(key, value)
         self._call(lambda r: r.set(self._prefix + key, text, ex=ttl_s), None)
 
+    def set_many(self, writes: Sequence[Write]) -> None:
+        """Every write in one round trip (a pipeline, not a transaction)."""
+        for _, _, ttl_s in writes:
+            _check_ttl(ttl_s)
+        texts = [(self._prefix + key, _dump(key, value), ttl_s) for key, value, ttl_s in writes]
+        if texts:
+            self._call(lambda r: _pipelined(r, texts), None)
+
+    def submit(self, writes: Sequence[Write]) -> Future[None]:
+        """``set_many`` from the group writer: done once Redis has them (or failed to).
+
+        For callers on the event loop, which must not wait on a socket: writes that
+        arrive while a pipeline is in flight all go in the next one (a group commit).
+        """
+        for _, _, ttl_s in writes:
+            _check_ttl(ttl_s)
+        return self._group.submit(list(writes))
+
     def delete(self, key: str) -> None:
         self._call(lambda r: r.delete(self._prefix + key), None)
+
+    def close(self) -> None:
+        self._group.close()
+        super().close()
+
+
+def _pipelined(client: Any, texts: list[tuple[str, bytes, int]]) -> None:
+    with client.pipeline(transaction=False) as pipe:
+        for key, text, ttl_s in texts:
+            pipe.set(key, text, ex=ttl_s)
+        pipe.execute()
+
+
+class GroupWriter:
+    """One thread that writes every batch submitted meanwhile in one ``set_many`` call."""
+
+    def __init__(self, set_many: Callable[[list[Write]], None], name: str) -> None:
+        self._set_many = set_many
+        self._name = name
+        self._pending: list[tuple[list[Write], Future[None]]] = []
+        self._wake = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    def submit(self, writes: list[Write]) -> Future[None]:
+        done: Future[None] = Future()
+        with self._wake:
+            if self._closed:  # shutting down: write it here, as set() would
+                self._run_batch([(writes, done)])
+                return done
+            self._pending.append((writes, done))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name=self._name, daemon=True)
+                self._thread.start()
+            self._wake.notify()
+        return done
+
+    def _loop(self) -> None:
+        while True:
+            with self._wake:
+                while not self._pending and not self._closed:
+                    self._wake.wait()
+                batch, self._pending = self._pending, []
+                if not batch:
+                    return  # closed and drained
+            self._run_batch(batch)
+
+    def _run_batch(self, batch: list[tuple[list[Write], Future[None]]]) -> None:
+        try:
+            self._set_many([w for writes, _ in batch for w in writes])
+        except Exception as exc:  # set_many never raises on outages; anything else is a bug
+            logger.exception("%s: writes failed", self._name)
+            for _, done in batch:
+                done.set_exception(exc)
+            return
+        for _, done in batch:
+            done.set_result(None)
+
+    def close(self, timeout_s: float = 5.0) -> None:
+        """Write what is pending, then stop the thread."""
+        with self._wake:
+            self._closed = True
+            self._wake.notify()
+            thread = self._thread
+        if thread is not None:
+            thread.join(timeout_s)

@@ -39,6 +39,16 @@ class RequestInfo:
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.started) * 1000
 
+    def reuse(self, cached: Answer, outcome: CacheOutcome) -> Answer:
+        """The cached answer served to this request: its ids and timing, nothing billed."""
+        return cached.reused(
+            outcome,
+            request_id=self.request_id,
+            conversation_id=self.conversation_id,
+            index_version=self.index_version,
+            latency_ms=self.elapsed_ms(),
+        )
+
     def meta(self, cache: CacheOutcome, backend: str, model: str) -> Meta:
         return Meta(
             request_id=self.request_id,

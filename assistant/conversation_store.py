@@ -14,15 +14,15 @@ lost (Redis flushed, restarted or down) is found there, so it still continues.
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from assistant.cache import exact_key
+from assistant.cache import Write, exact_key
 from assistant.conversation_db import Exchange
 from assistant.errors import StorageUnavailableError
+from assistant.ids import new_id
 from assistant.protocols import Cache
 
 logger = logging.getLogger(__name__)
@@ -98,7 +98,7 @@ class ConversationStore:
                 found = None
             stored = {"owner": owner, "messages": found} if found is not None else None
         if stored is None or stored.get("owner") != owner:
-            conv = Conversation(id=uuid.uuid4().hex, owner=owner, kept=keep)
+            conv = Conversation(id=new_id(), owner=owner, kept=keep)
         else:
             assert conversation_id is not None
             conv = Conversation(id=conversation_id, owner=owner, continued=True, kept=keep)
@@ -117,6 +117,20 @@ class ConversationStore:
         request_id: str = "",
     ) -> None:
         """Store the conversation with this question and its answer as the newest turns."""
+        self.cache.set(
+            *self.turn(conv, question, answer, citations=citations, request_id=request_id)
+        )
+
+    def turn(
+        self,
+        conv: Conversation,
+        question: str,
+        answer: str,
+        *,
+        citations: Sequence[dict[str, Any]] = (),
+        request_id: str = "",
+    ) -> Write:
+        """The cache write that stores this exchange (queued to the durable log at once)."""
         if conv.kept and self.log is not None:
             self.log.record(
                 Exchange(
@@ -131,7 +145,7 @@ class ConversationStore:
             {"role": "assistant", "content": answer},
         ]
         value = {"owner": conv.owner, "messages": messages[-self.max_turns :]}
-        self.cache.set(self._key(conv.owner, conv.id), value, self.ttl_s)
+        return self._key(conv.owner, conv.id), value, self.ttl_s
 
     def forget(self, owner: str, conversation_id: str) -> None:
         """Drop the cached turns (the conversation was deleted): it can no longer continue."""

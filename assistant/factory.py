@@ -210,6 +210,7 @@ def make_assistant(settings: Settings, *, embedder: Embedder | None = None) -> S
         max_tokens=settings.llm_max_tokens,
         temperature=settings.llm_temperature,
         cache_ttl_s=settings.cache_ttl_s,
+        hot_answer_ttl_s=settings.hot_answer_ttl_s,
         max_question_chars=settings.max_question_chars,
     )
     try:

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import sqlalchemy as sa
 
-from assistant.cache import exact_key
+from assistant.cache import Write, exact_key
 from assistant.errors import BadInputError
 from assistant.protocols import Cache
 from assistant.types import Answer
@@ -102,6 +102,10 @@ class AnswerRecall:
         return "answered:" + exact_key("answered", owner, request_id)
 
     def remember(self, owner: str, question: str, answer: Answer) -> None:
+        self.cache.set(*self.write(owner, question, answer))
+
+    def write(self, owner: str, question: str, answer: Answer) -> Write:
+        """The cache write that remembers this answered turn."""
         value = {
             "owner": owner,
             "question": question,
@@ -109,7 +113,7 @@ class AnswerRecall:
             "passage_ids": list(answer.passage_ids),
             "index_version": answer.index_version,
         }
-        self.cache.set(self._key(owner, answer.request_id), value, self.ttl_s)
+        return self._key(owner, answer.request_id), value, self.ttl_s
 
     def recall(self, owner: str, request_id: str) -> AnsweredTurn | None:
         """The caller's answered turn, or None when forgotten (expired, evicted, cache down)."""

@@ -7,6 +7,7 @@ Optional capabilities are protocols of their own (``TokenWindow``, ``Closeable``
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
@@ -99,6 +100,14 @@ class Cache(Protocol):
     def get(self, key: str) -> dict[str, Any] | None: ...
 
     def set(self, key: str, value: dict[str, Any], ttl_s: int) -> None: ...
+
+    def set_many(self, writes: Sequence[tuple[str, dict[str, Any], int]]) -> None:
+        """Several (key, value, ttl_s) sets in one round trip."""
+        ...
+
+    def submit(self, writes: Sequence[tuple[str, dict[str, Any], int]]) -> Future[None]:
+        """``set_many`` without waiting for I/O: the future is done once the writes are."""
+        ...
 
     def delete(self, key: str) -> None: ...
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from collections.abc import Generator as Gen
 from dataclasses import dataclass, field, replace
@@ -24,11 +23,12 @@ from typing import Any, Literal
 
 from assistant.answer_cache import AnswerCache, CacheHit, CacheScope
 from assistant.answer_writer import Sampling, Written, passage_budget, write_answer
-from assistant.compose import NOT_COVERED, RequestInfo, Timings, compose_answer, cost_row
+from assistant.compose import NOT_COVERED, RequestInfo, Timings, compose_answer
 from assistant.conversation_log import SqlConversationLog
 from assistant.conversation_store import Conversation, ConversationStore
 from assistant.feedback import AnswerRecall
 from assistant.generation.rewrite import rewrite_follow_up
+from assistant.ids import new_id
 from assistant.prompts import PROMPT_VERSION, build_messages, fit_passages
 from assistant.protocols import (
     Cache,
@@ -47,6 +47,7 @@ from assistant.retrieval import HybridRetriever
 from assistant.roadmap import Roadmap, material_by_phase
 from assistant.searcher import KEEP_RATIO, IndexSearcher, Query, relevant_hits
 from assistant.snapshot import IndexSnapshot
+from assistant.turn_keeper import Turn, TurnKeeper, settled
 from assistant.types import Answer, AskEvent, Chunk, Delta, Done, Generation, SearchHit
 
 logger = logging.getLogger(__name__)
@@ -99,6 +100,7 @@ class StudyAssistant:
         max_tokens: int = 512,
         temperature: float = 0.2,
         cache_ttl_s: int = 86_400,
+        hot_answer_ttl_s: float = 60.0,
         max_question_chars: int = 2000,
         history: SqlConversationLog | None = None,
     ) -> None:
@@ -109,11 +111,12 @@ class StudyAssistant:
             top_k=top_k,
             max_query_chars=max_question_chars,
         )
-        self.answers = AnswerCache(cache, semantic, cache_ttl_s)
+        self.answers = AnswerCache(cache, semantic, cache_ttl_s, hot_ttl_s=hot_answer_ttl_s)
         self.grounding = grounding  # adds the passages an answer needs (section lead, roadmap)
         self.conversations = ConversationStore(cache, cache_ttl_s, log=history)
         self.history = history  # every kept conversation, for listing and export
         self.answered = AnswerRecall(cache, cache_ttl_s)  # what a rating of an answer stores
+        self.keeper = TurnKeeper(self.conversations, self.answered, ledger)
         self.generator = generator
         self.fallback = fallback
         self.window = window  # the generator's own tokenizer and context size, if it has one
@@ -231,24 +234,21 @@ class StudyAssistant:
         opts = opts or AskOptions(k=self.top_k)
         started = time.perf_counter()
         question = self.searcher.validate(question, "question", opts.k)
-        server = Sampling(self.max_tokens, self.temperature)
-        sampling = Sampling.of(opts.max_tokens, opts.temperature, opts.instructions, server=server)
         snap = self.searcher.snapshot  # this request's version, even if a reload swaps it
         conv = self.conversations.open(
             opts.owner or opts.key_id, opts.conversation_id, opts.history, keep=bool(opts.owner)
         )
         standalone = rewrite_follow_up(question, conv.history, self.generator)
         query = self.searcher.query(standalone)
-        scope = self._scope(opts, conv, condensed=standalone != question)
-        if sampling != server:  # the client's own limit, temperature or instructions
-            scope = replace(scope, generation_digest=CacheScope.generation(sampling))
-        info = RequestInfo(opts.request_id or uuid.uuid4().hex, conv.id, snap.version, started)
+        sampling, scope = self.answer_scope(opts, conv, condensed=standalone != question)
+        info = RequestInfo(opts.request_id or new_id(), conv.id, snap.version, started)
         hit = self.answers.lookup(query, scope, snap.chunk_ids)
-        # Read after the first cache call, so the request that meets a dead Redis says so.
+        # Read after the first cache call, so the request that meets a dead Redis says so
+        # (a hit from this process's hot copies made none: see settled() below).
         degraded = not self.answers.healthy
         timings = Timings()
         if hit is not None:
-            answer = yield from self._reuse(hit, info, degraded)
+            answer = yield from self._reuse(hit, info)
             saved, embed_tokens = hit.answer.usage.cost_usd, 0
         else:
             passages, scores = self._retrieve(snap, query, opts, timings)
@@ -263,15 +263,22 @@ class StudyAssistant:
                 self.answers.store(query, scope, answer)
             saved, embed_tokens = 0.0, self.embedder.count_tokens(standalone)
         timings.embed_ms = query.embed_ms
-        self.conversations.append(
-            conv, question, answer.answer,
-            citations=[c.to_json() for c in answer.citations], request_id=answer.request_id,
-        )  # fmt: skip
-        self.answered.remember(opts.key_id, standalone, answer)
-        self.ledger.record(
-            cost_row(answer, opts.key_id, opts.endpoint, timings, saved, embed_tokens)
-        )
+        turn = Turn(conv, question, standalone, opts.key_id, opts.endpoint)
+        self.cache.set_many(self.keeper.writes(turn, answer))
+        answer = settled(answer, stored=self.answers.healthy)
+        self.keeper.record(turn, answer, timings, saved, embed_tokens)
         yield Done(answer)
+
+    def answer_scope(
+        self, opts: AskOptions, conv: Conversation, *, condensed: bool
+    ) -> tuple[Sampling, CacheScope]:
+        """How to sample, and what the answer depends on besides the question."""
+        server = Sampling(self.max_tokens, self.temperature)
+        sampling = Sampling.of(opts.max_tokens, opts.temperature, opts.instructions, server=server)
+        scope = self._scope(opts, conv, condensed=condensed)
+        if sampling != server:  # the client's own limit, temperature or instructions
+            scope = replace(scope, generation_digest=CacheScope.generation(sampling))
+        return sampling, scope
 
     # ---------------------------------------------------------------- stages
     def _scope(self, opts: AskOptions, conv: Conversation, *, condensed: bool) -> CacheScope:
@@ -289,21 +296,11 @@ class StudyAssistant:
             history_digest=CacheScope.digest(conv.history) if used_history else "",
         )
 
-    def _reuse(
-        self, hit: CacheHit, info: RequestInfo, degraded: bool
-    ) -> Gen[AskEvent, None, Answer]:
+    def _reuse(self, hit: CacheHit, info: RequestInfo) -> Gen[AskEvent, None, Answer]:
         """The cached answer in one delta, with this request's ids; nothing billed."""
-        cached = hit.answer
-        yield info.meta(hit.outcome, cached.backend, cached.model)
-        yield Delta(cached.answer)
-        return cached.reused(
-            hit.outcome,
-            request_id=info.request_id,
-            conversation_id=info.conversation_id,
-            index_version=info.index_version,
-            latency_ms=info.elapsed_ms(),
-            degraded=degraded,
-        )
+        yield info.meta(hit.outcome, hit.answer.backend, hit.answer.model)
+        yield Delta(hit.answer.answer)
+        return info.reuse(hit.answer, hit.outcome)
 
     def _retrieve(
         self, snap: IndexSnapshot, query: Query, opts: AskOptions, timings: Timings

@@ -188,6 +188,11 @@ class Settings(BaseSettings):
     redis_timeout_s: float = Field(0.25, gt=0, description="Socket timeout for Redis calls.")
     cache_ttl_s: int = Field(86_400, gt=0, description="Cached answer lifetime.")
     cache_max_entries: int = Field(2048, gt=0, description="In-process cache size.")
+    hot_answer_ttl_s: float = Field(
+        60.0,
+        ge=0,
+        description="How long each process keeps the answers it last served decoded (0: off).",
+    )
     semantic_cache: bool = Field(True, description="Serve answers of near-identical questions.")
     semantic_threshold: float = Field(
         0.92, gt=0, le=1, description="Cosine similarity for a semantic hit."
@@ -203,7 +208,7 @@ class Settings(BaseSettings):
         "later); default <index_dir>/../ledger-spill.",
     )
     ledger_max_queue: int = Field(
-        1000, gt=0, description="Ledger rows held in memory before they go to the spill folder."
+        20_000, gt=0, description="Ledger rows held in memory before they go to the spill folder."
     )
     pricing_file: Path | None = Field(None, description="TOML pricing table (USD per 1M tokens).")
 

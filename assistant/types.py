@@ -235,7 +235,6 @@ class Answer:
         conversation_id: str,
         index_version: str,
         latency_ms: float,
-        degraded: bool,
     ) -> Answer:
         """This cached answer served again: nothing billed, the request's own ids and timing."""
         return replace(
@@ -246,7 +245,6 @@ class Answer:
             conversation_id=conversation_id,
             index_version=index_version,
             latency_ms=latency_ms,
-            degraded=self.degraded or degraded,
         )
 
 

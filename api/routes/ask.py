@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 router = APIRouter(tags=["answers"])
 
 
-def _options(
+def options_for(
     body: AskRequest, request_id: str | None, client_key: str, owner: str | None
 ) -> AskOptions:
     return AskOptions(
@@ -83,7 +83,7 @@ def create_answer(  # type: ignore[no-untyped-def]
     """Answer a question from the study corpus, citing passages as [n]."""
     assistant = state.assistant
     owner = conversation_owner(state, request, client)
-    opts = _options(body, request_id, client.key_id, owner)
+    opts = options_for(body, request_id, client.key_id, owner)
 
     def counted(answer: Answer) -> None:
         count_asked(state, request, client.key_id, answer)

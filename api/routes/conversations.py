@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 from api.deps import AppState, AppStateDep, Client, ClientDep
 from api.routes.coach import LEARNER_HEADER
 from api.schemas import ErrorResponse
+from assistant.coach.store import is_learner_id
 from assistant.conversation_export import conversation_markdown
 from assistant.conversation_log import MAX_PAGE, SqlConversationLog
 from assistant.errors import BadInputError, ConfigError, NotFoundError
@@ -69,6 +70,23 @@ def conversation_owner(state: AppState, request: Request, client: Client) -> str
         return None
     learner = state.coach.store.known_learner(request.headers.get(LEARNER_HEADER, ""))
     return _learner_owner(client, learner) if learner else None
+
+
+class Undecided:
+    """``owner_at_once``: only a database query can tell who owns the conversation."""
+
+
+UNDECIDED = Undecided()
+
+
+def owner_at_once(state: AppState, request: Request, client: Client) -> str | Undecided | None:
+    """``conversation_owner`` when it needs no query (for the event loop), else UNDECIDED."""
+    if state.key_hashes and not client.public:
+        return client.key_id
+    learner = request.headers.get(LEARNER_HEADER, "")
+    if state.coach is None or not is_learner_id(learner):
+        return None  # what known_learner would say
+    return _learner_owner(client, learner) if state.coach.store.remembered(learner) else UNDECIDED
 
 
 def _learner_owner(client: Client, learner: str) -> str:

@@ -14,6 +14,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from assistant.lru import LRU
+
 metadata = sa.MetaData()
 
 quizzes = sa.Table(
@@ -48,6 +50,14 @@ learners = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
 )
 _LEARNER_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+def is_learner_id(text: str) -> bool:
+    """True when ``text`` has the form of an issued learner id (32 lowercase hex)."""
+    return bool(_LEARNER_ID.match(text))
+
+
+KNOWN_LEARNERS = 65_536  # issued learner ids remembered per process (~100 bytes each)
 
 asked = sa.Table(
     "coach_asked",
@@ -89,6 +99,9 @@ class SqlCoachStore:
 
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
+        # Learner ids found issued (ids are never withdrawn, so a found one stays valid):
+        # asking twice per answer, or per request of the same learner, costs no query.
+        self._known: LRU[str, bool] = LRU(KNOWN_LEARNERS)
 
     def issue_learner(self) -> str:
         """A new learner id (random, 128 bits), remembered as issued by this server."""
@@ -101,11 +114,19 @@ class SqlCoachStore:
         """``learner`` if this server issued it, else None (a made-up id is not trusted)."""
         if not _LEARNER_ID.match(learner):
             return None
+        if self._known.get(learner):
+            return learner
         with self.engine.connect() as conn:
             found = conn.execute(
                 sa.select(learners.c.learner_id).where(learners.c.learner_id == learner)
             ).first()
+        if found:
+            self._known.put(learner, True)
         return learner if found else None
+
+    def remembered(self, learner: str) -> bool:
+        """True when this process already found ``learner`` issued (no query is made)."""
+        return bool(self._known.get(learner))
 
     def add_quiz(self, row: QuizRow) -> None:
         with self.engine.begin() as conn:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from assistant.answer_cache import AnswerCache, CacheScope
 from assistant.answer_writer import Sampling
 from assistant.cache import MemoryCache
@@ -85,3 +87,47 @@ def test_malformed_entries_are_misses() -> None:
     store.set(AnswerCache.key("q", scope()), {"answer": "no other fields"}, 60)
     assert cache.lookup(Query("q", BagOfWordsEmbedder()), scope(), set()) is None
     assert cache.healthy
+
+
+def test_hot_copies_answer_without_the_store_until_they_expire() -> None:
+    embedder, store, now = BagOfWordsEmbedder(), MemoryCache(), [100.0]
+    cache = AnswerCache(store, None, ttl_s=60, hot_ttl_s=10, clock=lambda: now[0])
+    query = Query("What is Ridge regression?", embedder)
+    assert cache.peek(query.text, scope(), {"p1"}) is None
+    cache.store(query, scope(), answer(["p1"]))
+    store.delete(AnswerCache.key(query.text, scope()))  # only the hot copy is left
+    hot = cache.peek("what is ridge regression", scope(), {"p1", "p2"})
+    assert hot is not None and hot.answer == answer(["p1"]).answer and hot.usage.cost_usd == 0.001
+    assert cache.peek(query.text, scope(), {"p2"}) is None  # p1 left the index
+    assert cache.peek(query.text, scope(k=3), {"p1"}) is None  # another scope
+    hit = cache.lookup(query, scope(), {"p1"})
+    assert hit is not None and hit.outcome == "hit"
+    now[0] += 10.0  # expired
+    assert cache.peek(query.text, scope(), {"p1"}) is None
+    assert cache.lookup(query, scope(), {"p1"}) is None  # and the store no longer has it
+    assert embedder.queries == []
+
+
+def test_a_lookup_keeps_what_it_decoded_hot_and_zero_turns_it_off() -> None:
+    store = MemoryCache()
+    writer = AnswerCache(store, None, ttl_s=60, hot_ttl_s=0)
+    query = Query("What is Ridge regression?", BagOfWordsEmbedder())
+    writer.store(query, scope(), answer(["p1"]))
+    assert writer.peek(query.text, scope(), {"p1"}) is None  # no hot copies at all
+    reader = AnswerCache(store, None, ttl_s=60)  # another replica: the same store
+    assert reader.peek(query.text, scope(), {"p1"}) is None  # never served here yet
+    assert reader.lookup(query, scope(), {"p1"}) is not None
+    store.delete(AnswerCache.key(query.text, scope()))
+    assert reader.peek(query.text, scope(), {"p1"}) is not None  # decoded once, kept
+    assert AnswerCache(store, None, ttl_s=5, hot_ttl_s=60).hot_ttl_s == 5  # never past the TTL
+
+
+def test_namespace_is_the_json_it_always_was() -> None:
+    # Stored answers are found by keys made of it: changing a byte orphans every entry.
+    told = scope(
+        sources=["b", "a,c", "é"], phases=[3, 1], history_digest="d", generation_digest="g"
+    )
+    fields = ["extractive", "m", "p", 5, ["a,c", "b", "é"], [1, 3], "d", "g"]
+    expected = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
+    assert told.namespace() == expected
+    assert scope().namespace() == '["extractive","m","p",5,[],[],""]'

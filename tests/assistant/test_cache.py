@@ -138,6 +138,49 @@ def test_redis_cache_is_shared_between_instances(clean_redis: str) -> None:
     assert b.get("shared") == {"v": 1}
 
 
+def test_set_many_and_submit_in_process() -> None:
+    cache = MemoryCache()
+    cache.set_many([("a", {"v": 1}, 30), ("b", {"v": 2}, 30)])
+    done = cache.submit([("c", {"v": 3}, 30)])
+    assert done.done() and done.result() is None  # nothing to wait for in process
+    assert [cache.get(k) for k in "abc"] == [{"v": 1}, {"v": 2}, {"v": 3}]
+    with pytest.raises(ValueError, match="ttl_s must be > 0"):
+        cache.submit([("d", {"v": 4}, 0)]).result()
+    assert cache.get("d") is None
+
+
+def test_redis_set_many_is_one_round_trip_and_submit_groups(clean_redis: str) -> None:
+    cache = RedisCache(clean_redis, prefix="g:")
+    raw = redis.Redis.from_url(clean_redis)
+    cache.set_many([(f"k{i}", {"i": i}, 30) for i in range(10)])
+    assert [cache.get(f"k{i}") for i in range(10)] == [{"i": i} for i in range(10)]
+    assert 0 < raw.ttl("g:k3") <= 30
+    # Writes submitted from many threads at once: every future ends once its write is in.
+    futures = []
+    lock = threading.Lock()
+
+    def submit(n: int) -> None:
+        f = cache.submit([(f"t{n}", {"n": n}, 30), (f"u{n}", {"n": -n}, 30)])
+        with lock:
+            futures.append(f)
+
+    threads = [threading.Thread(target=submit, args=(n,)) for n in range(40)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for f in futures:
+        assert f.result(timeout=5) is None
+    assert all(
+        cache.get(f"t{n}") == {"n": n} and cache.get(f"u{n}") == {"n": -n} for n in range(40)
+    )
+    with pytest.raises(ValueError, match="ttl_s must be > 0"):
+        cache.submit([("bad", {"v": 1}, -1)])
+    late = cache.submit([("late", {"v": 1}, 30)])
+    cache.close()  # writes what is pending before it stops
+    assert late.done() and raw.get("g:late") == b'{"v":1}'
+
+
 def test_redis_cache_bad_url_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="invalid Redis URL 'http://u:\\*\\*\\*@host:1/0'"):
         RedisCache("http://u:secret@host:1/0")
@@ -173,6 +216,21 @@ def test_redis_cache_survives_a_stopped_server(own_redis: RedisProcess) -> None:
     assert cache.healthy is True
     assert cache.get("k") == {"v": 3}
     assert cache.ping() is True
+
+
+def test_submit_to_a_stopped_server_ends_and_reports(own_redis: RedisProcess) -> None:
+    cache = RedisCache(own_redis.url, timeout_s=TIMEOUT_S, cooldown_s=0.5)
+    own_redis.stop()
+    t0 = time.perf_counter()
+    done = cache.submit([("k", {"v": 1}, 30)])
+    assert done.result(timeout=5) is None  # the writes are lost, the caller is not failed
+    assert time.perf_counter() - t0 < 2 * TIMEOUT_S + 0.5
+    assert not cache.healthy and "ConnectionError" in (cache.last_error or "")
+    own_redis.start()
+    time.sleep(0.6)
+    assert cache.submit([("k", {"v": 2}, 30)]).result(timeout=5) is None
+    assert cache.healthy and cache.get("k") == {"v": 2}
+    cache.close()
 
 
 def test_redis_cache_bounded_when_server_is_frozen(own_redis: RedisProcess) -> None:

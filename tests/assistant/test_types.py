@@ -8,6 +8,7 @@ import pytest
 
 from api.schemas import AskResponse, UsageOut
 from api.schemas import Citation as CitationModel
+from assistant.turn_keeper import settled
 from assistant.types import Answer, Chunk, Citation, Delta, Done, Meta, Usage
 
 
@@ -66,11 +67,13 @@ def test_reused_answer_bills_nothing_and_takes_the_request_ids() -> None:
         conversation_id="c2",
         index_version="v2",
         latency_ms=1.0,
-        degraded=True,
     )
     assert again.usage == Usage(0, 0, True, 0.0) and again.cache == "semantic"
     assert (again.request_id, again.conversation_id, again.index_version) == ("r2", "c2", "v2")
-    assert again.degraded and again.answer == answer().answer
+    assert not again.degraded and again.answer == answer().answer
+    assert settled(again, stored=True) is again  # its turn was kept: served as it is
+    lost = settled(again, stored=False)  # the cache was down: the turn was not kept
+    assert lost.degraded and lost.answer == again.answer and lost.request_id == "r2"
 
 
 def test_events_are_typed_and_named() -> None:
