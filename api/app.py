@@ -52,10 +52,19 @@ def _poll_index(assistant: StudyAssistant, interval_s: float, stop: threading.Ev
 
 
 def build_state(settings: Settings, assistant: StudyAssistant | None = None) -> AppState:
-    from assistant.factory import make_assistant, make_coach, make_feedback, make_rate_limiter
+    from assistant.factory import (
+        make_assistant,
+        make_coach,
+        make_feedback,
+        make_rate_limiter,
+        shared_database,
+    )
 
     if assistant is None:
         assistant = make_assistant(settings)
+    # The ledger's engine: every store of the database shares one pool (disposed by the last
+    # of them to close, at shutdown).
+    database = shared_database(assistant, settings)
 
     def digests(keys: list[str]) -> frozenset[str]:
         return frozenset(k[7:] if k.startswith("sha256:") else hash_key(k) for k in keys)
@@ -72,8 +81,8 @@ def build_state(settings: Settings, assistant: StudyAssistant | None = None) -> 
         public_hashes=public,
         proxies=TrustedProxies(settings.trusted_proxies, settings.trusted_proxy_header),
         auth_failures=AuthFailureLimiter(per_minute) if per_minute > 0 else None,
-        coach=make_coach(settings, assistant.embedder),
-        feedback=make_feedback(settings),
+        coach=make_coach(settings, assistant.embedder, database),
+        feedback=make_feedback(settings, database),
     )
 
 
@@ -114,8 +123,11 @@ def create_app(
             if sampler is not None:
                 sampler.stop()
             state.assistant.close()
+            # The stores let go of the shared engine; the last one disposes it.
             if state.feedback is not None:
                 state.feedback.close()
+            if state.coach is not None:
+                state.coach.close()
 
     # /docs (Swagger UI) with its script and styles served by this app, not from a CDN, so
     # it works offline. No /redoc: ReDoc always loads its logo from cdn.redoc.ly.

@@ -35,6 +35,7 @@ from assistant.conversation_db import (
 from assistant.errors import BadInputError, StorageUnavailableError
 from assistant.ledger_spill import SpillDir
 from assistant.ledger_writer import LedgerWriter
+from assistant.shared_engine import SharedEngine
 
 MAX_PAGE = 100  # conversations per page of the list
 
@@ -44,7 +45,7 @@ class SqlConversationLog:
 
     def __init__(
         self,
-        engine: sa.Engine,
+        engine: sa.Engine | SharedEngine,
         *,
         spill_dir: Path | None = None,
         max_queue: int = 1000,
@@ -52,21 +53,34 @@ class SqlConversationLog:
         retry_for_s: float = 30.0,
         read_wait_s: float = 2.0,
     ) -> None:
-        self.engine = engine  # migrated by the caller (``upgrade_schema``)
+        # Migrated by the caller (``upgrade_schema``, or the factory's ``SharedEngine``);
+        # a plain engine is this log's own, a shared one is let go of on close.
+        self.database = SharedEngine.of(engine)
+        self.engine = self.database.engine
         self.read_wait_s = read_wait_s
-        # A folder of its own: the spill replays every file in its folder as its row type.
-        spill = SpillDir(spill_dir, Exchange) if spill_dir is not None else None
-        self.writer = LedgerWriter(
-            lambda rows: insert_exchanges(self.engine, rows),
-            spill,
-            max_queue=max_queue,
-            stall_s=stall_s,
-            retry_for_s=retry_for_s,
-        )
+        self._release = self.database.hold()
+        try:
+            # A folder of its own: the spill replays every file in its folder as its row type.
+            spill = SpillDir(spill_dir, Exchange) if spill_dir is not None else None
+            self.writer = LedgerWriter(
+                lambda rows: insert_exchanges(self.engine, rows),
+                spill,
+                max_queue=max_queue,
+                stall_s=stall_s,
+                retry_for_s=retry_for_s,
+            )
+        except BaseException:
+            self._release()
+            raise
 
     @property
     def healthy(self) -> bool:
+        """False while the database fails, or an insert has hung for more than ``stall_s``."""
         return self.writer.healthy
+
+    @property
+    def last_error(self) -> str | None:
+        return self.writer.last_error
 
     def record(self, exchange: Exchange) -> None:
         """Queue one question and its answer; returns at once."""
@@ -77,7 +91,7 @@ class SqlConversationLog:
 
     def close(self, timeout_s: float = 10.0) -> None:
         self.writer.close(timeout_s)
-        self.engine.dispose()
+        self._release()  # the last store of a shared engine disposes it
 
     # --- reading ---------------------------------------------------------------------
     def recent(self, owner: str, conversation_id: str, last: int) -> list[dict[str, str]] | None:

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from assistant.retrieval import HybridRetriever
     from assistant.service import StudyAssistant
     from assistant.settings import Settings
+    from assistant.shared_engine import SharedEngine
 
 logger = logging.getLogger(__name__)
 
@@ -134,36 +135,62 @@ def make_cache(settings: Settings) -> tuple[Cache, SemanticLookup | None]:
     return cache, semantic
 
 
-def make_ledger(settings: Settings) -> SqlCostLedger:
+def make_database(settings: Settings) -> SharedEngine:
+    """The ledger's database, migrated: one engine (connection pool) for all its stores.
+
+    The ledger, the conversation log, the coach's store and the feedback store each hold
+    it; the last of them to close disposes it.
+    """
+    from assistant.shared_engine import SharedEngine
+
+    return SharedEngine.open(settings.database_url)
+
+
+def make_ledger(settings: Settings, database: SharedEngine | None = None) -> SqlCostLedger:
     """The cost ledger (a ``CostLedger``; the build job also records its builds in it).
 
     Every row it records is also counted in the Prometheus metrics (``assistant.metrics``).
+    Without ``database`` it opens (and on close disposes) an engine of its own.
     """
     from assistant.ledger import SqlCostLedger
     from assistant.metrics import observe_answer
 
     return SqlCostLedger(
-        settings.database_url,
+        settings.database_url if database is None else None,
+        engine=database,
         spill_dir=settings.resolved_ledger_spill_dir,
         max_queue=settings.ledger_max_queue,
         on_record=observe_answer,
     )
 
 
-def make_conversation_log(settings: Settings) -> SqlConversationLog:
-    """Stored conversations, in the ledger's database (migrated), written in the background."""
+def make_conversation_log(
+    settings: Settings, database: SharedEngine | None = None
+) -> SqlConversationLog:
+    """Stored conversations, in the ledger's database, written in the background."""
     from assistant.conversation_log import SqlConversationLog
-    from assistant.ledger_db import create_ledger_engine
-    from assistant.migrations import upgrade_schema
 
-    engine = create_ledger_engine(settings.database_url)
-    upgrade_schema(engine)
     return SqlConversationLog(
-        engine,
+        database or make_database(settings),
         # Not the ledger's own folder: a spill folder replays its files as one row type.
         spill_dir=settings.resolved_ledger_spill_dir / "conversations",
         max_queue=settings.ledger_max_queue,
     )
+
+
+def shared_database(assistant: StudyAssistant, settings: Settings) -> SharedEngine | None:
+    """The engine the service's ledger holds, when it is open on ``settings.database_url``:
+    the coach and the feedback store join it instead of opening pools of their own."""
+    from assistant.shared_engine import SharedEngine
+
+    database = getattr(assistant.ledger, "database", None)
+    if (
+        isinstance(database, SharedEngine)
+        and database.url == settings.database_url
+        and not database.disposed
+    ):
+        return database
+    return None
 
 
 def make_pricing(settings: Settings) -> Pricing:
@@ -190,6 +217,7 @@ def make_assistant(settings: Settings, *, embedder: Embedder | None = None) -> S
     memo = QueryMemoEmbedder(inner)
     generator, fallback = make_generator(settings, memo)
     cache, semantic = make_cache(settings)
+    database = make_database(settings)  # one pool, migrated once, for the ledger and history
     assistant = StudyAssistant(
         index_dir=settings.index_dir,
         embedder=memo,
@@ -198,8 +226,8 @@ def make_assistant(settings: Settings, *, embedder: Embedder | None = None) -> S
         fallback=fallback,
         cache=cache,
         semantic=semantic,
-        ledger=make_ledger(settings),
-        history=make_conversation_log(settings),
+        ledger=make_ledger(settings, database),
+        history=make_conversation_log(settings, database),
         pricing=make_pricing(settings),
         roadmap=Roadmap.from_file(settings.corpus_dir / "roadmap.md"),
         grounding=Grounding(memo),
@@ -234,28 +262,22 @@ def make_rate_limiter(settings: Settings) -> RateLimiter | None:
     return MemoryRateLimiter(settings.rate_limit_per_minute)
 
 
-def make_coach(settings: Settings, embedder: Embedder) -> StudyCoach:
-    """The study coach, storing learners' cards in the ledger's database (migrated)."""
+def make_coach(
+    settings: Settings, embedder: Embedder, database: SharedEngine | None = None
+) -> StudyCoach:
+    """The study coach, storing learners' cards in the ledger's database."""
     from assistant.coach import AnswerGrader, SqlCoachStore, StudyCoach
-    from assistant.ledger_db import create_ledger_engine
-    from assistant.migrations import upgrade_schema
     from assistant.roadmap import Roadmap
 
-    engine = create_ledger_engine(settings.database_url)
-    upgrade_schema(engine)
     return StudyCoach(
-        SqlCoachStore(engine),
+        SqlCoachStore(database or make_database(settings)),
         AnswerGrader(embedder),
         Roadmap.from_file(settings.corpus_dir / "roadmap.md"),
     )
 
 
-def make_feedback(settings: Settings) -> SqlFeedbackStore:
-    """Learners' ratings of answers, in the ledger's database (migrated)."""
+def make_feedback(settings: Settings, database: SharedEngine | None = None) -> SqlFeedbackStore:
+    """Learners' ratings of answers, in the ledger's database."""
     from assistant.feedback_store import SqlFeedbackStore
-    from assistant.ledger_db import create_ledger_engine
-    from assistant.migrations import upgrade_schema
 
-    engine = create_ledger_engine(settings.database_url)
-    upgrade_schema(engine)
-    return SqlFeedbackStore(engine)
+    return SqlFeedbackStore(database or make_database(settings))

@@ -1,9 +1,11 @@
 """`SqlFeedbackStore`: ratings in the ledger's database, one per (request id, caller).
 
 A rating is accepted only for a request id the cost ledger recorded for the same caller
-(key id), so nobody rates, or learns of, another caller's answers. The ledger writes in
-the background: a rating that arrives before its answer's row is written waits for the
-ledger to flush once before it is refused.
+(key id), so nobody rates, or learns of, another caller's answers. The check, the upsert
+and reading the stored row back are one statement (``INSERT ... SELECT ... WHERE EXISTS
+... ON CONFLICT ... RETURNING``), one round trip. The ledger writes in the background: a
+rating that arrives before its answer's row is written waits for the ledger to flush
+once before it is refused.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from assistant.errors import NotFoundError
 from assistant.feedback import AnsweredTurn, FeedbackRow, Rating, check_rating, feedback_tables
 from assistant.ledger_db import ledger_tables
 from assistant.passages import PassageIndex
+from assistant.shared_engine import SharedEngine
 
 RECENT_DOWN = 5  # down-voted answers listed by the summary
 
@@ -42,18 +45,17 @@ def context_of(turn: AnsweredTurn, passages: PassageIndex | None) -> list[dict[s
 class SqlFeedbackStore:
     """Feedback rows next to the cost ledger's ``query_costs`` (same database, same prefix)."""
 
-    def __init__(self, engine: sa.Engine, table_prefix: str = "") -> None:
-        self.engine = engine
+    def __init__(self, engine: sa.Engine | SharedEngine, table_prefix: str = "") -> None:
+        # Migrated by the caller; a plain engine is this store's own, disposed on close.
+        self.database = SharedEngine.of(engine)
+        self.engine = self.database.engine
         metadata, self.queries, _ = ledger_tables(table_prefix)
         self.table, _ = feedback_tables(metadata, self.queries, table_prefix)
+        self._release = self.database.hold()
 
     def close(self) -> None:
-        self.engine.dispose()
-
-    def _answered(self, conn: sa.Connection, request_id: str, key_id: str) -> bool:
-        q = self.queries
-        stmt = sa.select(q.c.id).where(q.c.request_id == request_id, q.c.key_id == key_id)
-        return conn.execute(stmt.limit(1)).first() is not None
+        """Let go of the engine (the last store of a shared engine disposes it)."""
+        self._release()
 
     def submit(
         self,
@@ -68,14 +70,6 @@ class SqlFeedbackStore:
     ) -> FeedbackRow:
         """Store (or replace) this caller's rating of ``request_id``; NotFoundError if unknown."""
         request_id, rating, comment = check_rating(request_id, rating, comment)
-        with self.engine.connect() as conn:
-            known = self._answered(conn, request_id, key_id)
-        if not known and wait_for_ledger is not None:
-            wait_for_ledger()  # the answer's row may still be on the ledger's queue
-            with self.engine.connect() as conn:
-                known = self._answered(conn, request_id, key_id)
-        if not known:
-            raise NotFoundError(f"no answer with request id {request_id!r} for this caller")
         now = datetime.now(UTC)
         values: dict[str, Any] = {
             "request_id": request_id,
@@ -91,24 +85,42 @@ class SqlFeedbackStore:
                 "context": context_of(turn, passages),
                 "index_version": turn.index_version,
             }
+        updated = [k for k in values if k not in ("request_id", "key_id")]
+        stmt = self._rate({**values, "created_at": now}, updated)
+        # One statement, one transaction: the ledger check, the upsert and the stored row.
         with self.engine.begin() as conn:
-            updated = [k for k in values if k not in ("request_id", "key_id")]
-            conn.execute(self._upsert({**values, "created_at": now}, updated))
-        return self.get(key_id, request_id)
+            row = conn.execute(stmt).first()
+        if row is None and wait_for_ledger is not None:
+            wait_for_ledger()  # the answer's row may still be on the ledger's queue
+            with self.engine.begin() as conn:
+                row = conn.execute(stmt).first()
+        if row is None:
+            raise NotFoundError(f"no answer with request id {request_id!r} for this caller")
+        return _row(row)
 
-    def _upsert(self, values: dict[str, Any], updated: list[str]) -> sa.Executable:
-        """Insert, or on the same (request id, key id) replace the ``updated`` columns: a
-        second rating replaces the first (its comment too); remembered text is kept."""
+    def _rate(self, values: dict[str, Any], updated: list[str]) -> sa.Executable:
+        """Insert, or on the same (request id, key id) replace the ``updated`` columns, only
+        when the ledger recorded that request for that caller; returns the stored row (none
+        when it did not). A second rating replaces the first (its comment too); remembered
+        text is kept."""
+        q, t = self.queries, self.table
+        answered = sa.exists().where(
+            q.c.request_id == values["request_id"], q.c.key_id == values["key_id"]
+        )
+        # Typed parameters: PostgreSQL reads an untyped one in a SELECT list as text.
+        row = sa.select(
+            *(sa.bindparam(f"new_{k}", v, type_=t.c[k].type) for k, v in values.items())
+        ).where(answered)
         keys = ["request_id", "key_id"]
         if self.engine.dialect.name == "postgresql":
-            pg = postgresql.insert(self.table).values(**values)
+            pg = postgresql.insert(t).from_select(list(values), row)
             return pg.on_conflict_do_update(
                 index_elements=keys, set_={k: pg.excluded[k] for k in updated}
-            )
-        lite = sqlite.insert(self.table).values(**values)
+            ).returning(*t.c)
+        lite = sqlite.insert(t).from_select(list(values), row)
         return lite.on_conflict_do_update(
             index_elements=keys, set_={k: lite.excluded[k] for k in updated}
-        )
+        ).returning(*t.c)
 
     def get(self, key_id: str, request_id: str) -> FeedbackRow:
         t = self.table

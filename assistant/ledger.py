@@ -36,7 +36,7 @@ from assistant.ledger_db import create_ledger_engine, ledger_tables
 from assistant.ledger_spill import SpillDir
 from assistant.ledger_summary import summarize
 from assistant.ledger_writer import LedgerWriter
-from assistant.migrations import upgrade_schema
+from assistant.shared_engine import SharedEngine
 
 logger = logging.getLogger(__name__)
 
@@ -71,8 +71,9 @@ class SqlCostLedger:
 
     def __init__(
         self,
-        url: str,
+        url: str | None = None,
         *,
+        engine: sa.Engine | SharedEngine | None = None,
         table_prefix: str = "",
         spill_dir: Path | None = None,
         max_queue: int = 1000,
@@ -85,19 +86,29 @@ class SqlCostLedger:
                 f"ledger limits must be positive: max_queue={max_queue}, stall_s={stall_s}, "
                 f"retry_for_s={retry_for_s}"
             )
+        if url is not None and engine is not None:
+            raise ConfigError("the cost ledger takes a database URL or an engine, not both")
         self.on_record = on_record  # e.g. assistant.metrics.observe_answer: once per row
-        self.engine = create_ledger_engine(url)
-        self.url = self.engine.url.render_as_string(hide_password=True)
         self.metadata, self.queries, self.builds = ledger_tables(table_prefix)
+        if engine is None:  # its own engine, disposed when the ledger closes
+            if url is None:
+                raise ConfigError("the cost ledger needs a database URL or an engine")
+            engine = SharedEngine(create_ledger_engine(url), url)
+        # The factory's engine is shared with the other stores of the database (and
+        # migrated once): closing the ledger lets go of it, the last store disposes it.
+        self.database = SharedEngine.of(engine)
+        self.engine = self.database.engine
+        self.url = self.engine.url.render_as_string(hide_password=True)
+        self._release = self.database.hold()
         try:
-            upgrade_schema(self.engine, table_prefix)
-        except sa.exc.SQLAlchemyError as exc:
-            self.engine.dispose()
-            raise ConfigError(f"cannot open the cost ledger at {self.url!r}: {exc}") from exc
-        spill = SpillDir(spill_dir, QueryCost) if spill_dir is not None else None
-        self.writer = LedgerWriter(
-            self._insert, spill, max_queue=max_queue, stall_s=stall_s, retry_for_s=retry_for_s
-        )
+            self.database.migrate(table_prefix)
+            spill = SpillDir(spill_dir, QueryCost) if spill_dir is not None else None
+            self.writer = LedgerWriter(
+                self._insert, spill, max_queue=max_queue, stall_s=stall_s, retry_for_s=retry_for_s
+            )
+        except BaseException:
+            self._release()  # a ledger that never opened holds nothing
+            raise
 
     # --- health (see LedgerWriter) -----------------------------------------------------
     @property
@@ -143,7 +154,7 @@ class SqlCostLedger:
     def close(self, timeout_s: float = 10.0) -> None:
         """Write what is queued, stop the writer and release the connections."""
         self.writer.close(timeout_s)
-        self.engine.dispose()
+        self._release()  # the last store of a shared engine disposes it
 
     def _insert(self, rows: list[QueryCost]) -> None:
         values = [_row_values(r) for r in rows]

@@ -38,11 +38,11 @@ from assistant.protocols import (
     GenerationRequest,
     Generator,
     Grounder,
-    HealthReporting,
     Pricing,
     SemanticLookup,
     TokenWindow,
 )
+from assistant.readiness import dependency_states
 from assistant.retrieval import HybridRetriever
 from assistant.roadmap import Roadmap, material_by_phase
 from assistant.searcher import KEEP_RATIO, IndexSearcher, Query, relevant_hits
@@ -190,20 +190,7 @@ class StudyAssistant:
     # ---------------------------------------------------------------- operations
     def dependencies(self, *, redis: bool) -> dict[str, str]:
         """State of each collaborator for /ready: "ok", "in-process", or "down (why)"."""
-        deps: dict[str, str] = {}
-        if redis:  # the answer cache lives in Redis: ask it now
-            ok = self.cache.ping()
-            deps["redis"] = "ok" if ok else f"down ({self.cache.last_error or 'no answer'})"
-        else:
-            deps["cache"] = "in-process"
-        ledger_ok = not isinstance(self.ledger, HealthReporting) or self.ledger.healthy
-        why = getattr(self.ledger, "last_error", None) or "stalled"
-        deps["ledger"] = "ok" if ledger_ok else f"down ({why})"
-        deps["llm"] = f"{self.generator.backend} ({self.generator.model})"
-        breaker = getattr(getattr(self.generator, "breaker", None), "state", None)
-        if breaker is not None and str(breaker) != "closed":
-            deps["llm"] = f"down (circuit breaker {breaker}; {deps['llm']})"
-        return deps
+        return dependency_states(self.cache, self.ledger, self.history, self.generator, redis=redis)
 
     def costs(
         self, since: datetime | None = None, by: Literal["day", "model", "key"] | None = None

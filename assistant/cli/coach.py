@@ -29,6 +29,7 @@ def _open(learner: str | None) -> tuple[StudyCoach, Bank, str]:
     searcher.reload()
     snap = searcher.snapshot  # IndexNotBuiltError: a one-line "run assistant index build"
     coach = make_coach(s, embedder)
+    click.get_current_context().call_on_close(coach.close)  # its database pool, at the end
     who = f"cli:{learner or getpass.getuser()}"
     return coach, coach.bank(snap.version, snap.chunks, snap.quizzes), who
 

@@ -66,6 +66,10 @@ class StudyCoach:
         self.clock = clock
         self._bank: Bank | None = None
 
+    def close(self) -> None:
+        """Let go of the store's database connections."""
+        self.store.close()
+
     # ------------------------------------------------------------------ the bank
     def bank(
         self,

@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from assistant.lru import LRU
+from assistant.shared_engine import SharedEngine
 
 metadata = sa.MetaData()
 
@@ -97,11 +98,18 @@ def _aware(ts: datetime | None) -> datetime | None:
 class SqlCoachStore:
     """Quizzes, cards and per-phase question counts of every learner."""
 
-    def __init__(self, engine: sa.Engine) -> None:
-        self.engine = engine
+    def __init__(self, engine: sa.Engine | SharedEngine) -> None:
+        # Migrated by the caller; a plain engine is this store's own, disposed on close.
+        self.database = SharedEngine.of(engine)
+        self.engine = self.database.engine
+        self._release = self.database.hold()
         # Learner ids found issued (ids are never withdrawn, so a found one stays valid):
         # asking twice per answer, or per request of the same learner, costs no query.
         self._known: LRU[str, bool] = LRU(KNOWN_LEARNERS)
+
+    def close(self) -> None:
+        """Let go of the engine (the last store of a shared engine disposes it)."""
+        self._release()
 
     def issue_learner(self) -> str:
         """A new learner id (random, 128 bits), remembered as issued by this server."""

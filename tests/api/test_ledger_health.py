@@ -74,3 +74,36 @@ def test_ready_and_metrics_show_the_ledger_down_spilling_and_back(
         assert metric(httpx.get(srv.url + "/metrics").text, "assistant_ledger_healthy") == 1
     assert len(request_ids(fresh_database)) == 3
     sa.create_engine(fresh_database).dispose()
+
+
+def test_ready_shows_the_conversation_history_down_and_back(
+    embedder, template: Template, proxy: tuple[TcpProxy, str], fresh_database: str, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    p, url = proxy
+    _, index_dir = template.copy(tmp_path / "own")
+    settings = make_settings(
+        index_dir, tmp_path, database_url=url, ledger_spill_dir=tmp_path / "spill",
+        semantic_cache=False, api_keys=["history-key"],
+    )  # fmt: skip
+    auth = {"Authorization": "Bearer history-key"}  # a private key keeps its conversations
+
+    def history() -> str:
+        return str(httpx.get(srv.url + "/ready").json()["dependencies"]["history"])
+
+    with LiveServer(settings, embedder) as srv:
+        assert history() == "ok"
+        p.stop()
+        r = httpx.post(srv.url + "/v1/ask", json={"question": "what is ridge?"}, headers=auth)
+        assert r.status_code == 200  # the turn waits in the log's queue or spill file
+        deadline = time.monotonic() + 120
+        while not history().startswith("down ("):
+            assert time.monotonic() < deadline, "the history never showed down"
+            time.sleep(0.1)
+        body = httpx.get(srv.url + "/ready").json()
+        assert body["degraded"] is True and "OperationalError" in history()
+        p.start()
+        while history() != "ok":
+            assert time.monotonic() < deadline + 120, "the history never came back"
+            time.sleep(0.1)
+        listed = httpx.get(srv.url + "/v1/conversations", headers=auth).json()["conversations"]
+        assert [c["id"] for c in listed] == [r.json()["conversation_id"]]  # the turn was kept

@@ -60,6 +60,7 @@ def test_health_and_ready(secured: LiveServer) -> None:
     assert body["dependencies"] == {
         "cache": "in-process",
         "ledger": "ok",
+        "history": "ok",
         "llm": "extractive (extractive:sentence-transformers/all-MiniLM-L6-v2)",
     }
 

@@ -20,11 +20,15 @@ from assistant.conversation_export import conversation_markdown
 from assistant.conversation_log import SqlConversationLog
 from assistant.conversation_store import ConversationStore
 from assistant.errors import BadInputError, StorageUnavailableError
+from assistant.generation.extractive import ExtractiveGenerator
+from assistant.ledger import SqlCostLedger
 from assistant.ledger_db import create_ledger_engine
 from assistant.migrations import upgrade_schema
+from assistant.readiness import dependency_states
 from tests.assistant.tcp_proxy import TcpProxy
 from tests.assistant.test_ledger_durability import fresh_database, proxy  # noqa: F401
 from tests.conftest import free_port
+from tests.fakes.embedder import BagOfWordsEmbedder
 
 CITE = {"id": 1, "chunk_id": "c1", "source": "notes/ridge.md", "title": "Ridge", "section": "L2",
         "url": "https://example.org/ridge", "snippet": "Ridge adds an L2 penalty.", "score": 0.9,
@@ -166,3 +170,27 @@ def test_with_the_cache_and_the_database_both_down_a_new_conversation_starts() -
         assert conv.id != presented and not conv.continued
     finally:
         log.close(timeout_s=1)
+
+
+def test_a_log_whose_database_is_unreachable_shows_down_in_the_dependencies(
+    tmp_path: Path,
+) -> None:
+    dead = create_ledger_engine(f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/none")
+    log = SqlConversationLog(dead, read_wait_s=0.5, retry_for_s=0)
+    ledger = SqlCostLedger(f"sqlite:///{tmp_path}/ledger.db")  # its own database, up
+    generator = ExtractiveGenerator(BagOfWordsEmbedder())
+    try:
+
+        def states(history: SqlConversationLog | None) -> dict[str, str]:
+            return dependency_states(MemoryCache(), ledger, history, generator, redis=False)
+
+        assert states(log)["history"] == "ok"  # nothing written yet: nothing known to fail
+        assert "history" not in states(None)  # no conversation log configured
+        log.record(exchange("c-dead", "learner:x", 1, datetime.now(UTC)))
+        wait_for("the log's writer to fail", lambda: not log.healthy)
+        deps = states(log)
+        assert deps["history"].startswith("down (OperationalError"), deps
+        assert deps["ledger"] == "ok"
+    finally:
+        log.close(timeout_s=1)
+        ledger.close()
