@@ -95,7 +95,7 @@ class IndexSnapshot:
             raise IndexCorruptError(
                 f"{path / CHUNKS} holds {len(chunks)} chunks, manifest says {n}"
             )
-        # Memory-mapped: IVF-PQ re-scores its shortlist from them, narrow filters are exact.
+        # Memory-mapped: IVF-PQ re-scores its shortlist from them; HNSW/IVF-PQ score narrow filters.
         vectors = load_embeddings(path / EMBEDDINGS, mmap=True)
         if len(vectors) != len(chunks):
             raise IndexCorruptError(

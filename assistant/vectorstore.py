@@ -32,7 +32,8 @@ class FaissIndex:
 
     ``vectors`` are the (N, dim) unit rows the index was built from (the version's
     ``embeddings.npy``, memory-mapped): IVF-PQ re-scores its shortlist with them, and
-    every kind scores a narrow filter's rows exactly from them.
+    HNSW and IVF-PQ score a narrow filter's rows exactly from them. A flat index scores
+    a filter's rows only, from its own codes, whatever the filter's width.
     """
 
     def __init__(
@@ -146,7 +147,7 @@ class FaissIndex:
     def _approximate(
         self, q: np.ndarray, k: int, allowed: np.ndarray | None
     ) -> list[tuple[int, float]]:
-        selector, _keep = _selector(allowed, self.ntotal)
+        selector, _keep = _selector(allowed, self.ntotal, self.kind)
         p = self.params
         params: Any = None
         if self.kind == "hnsw":
@@ -181,11 +182,18 @@ class FaissIndex:
         return [(int(rows[i]), float(scores[i])) for i in top]
 
 
-def _selector(allowed: np.ndarray | None, n: int) -> tuple[Any, Any]:
+def _selector(allowed: np.ndarray | None, n: int, kind: str) -> tuple[Any, Any]:
     """A FAISS ID selector for ``allowed`` and the buffer it reads (keep both alive)."""
     if allowed is None:
         return None, None
-    # A bitmap costs N/8 bytes whatever the filter's size; a hash set of a wide filter costs more.
+    if kind == "flat":
+        # A flat index given an ID array scores those rows only (FAISS's knn by index, the
+        # same inner products and heap as a scan with a selector): the cost is the filter's
+        # rows, not the corpus's, and no N-sized mask is built.
+        ids = np.ascontiguousarray(allowed, dtype=np.int64)
+        return faiss.IDSelectorArray(len(ids), faiss.swig_ptr(ids)), ids
+    # A graph walk or list probe asks about each row it visits: a bitmap answers in O(1) for
+    # N/8 bytes whatever the filter's size (a hash set of a wide filter costs more).
     mask = np.zeros(n, dtype=bool)
     mask[allowed] = True
     bits = np.packbits(mask, bitorder="little")

@@ -1,9 +1,11 @@
 """Where a build's two heavy stages run: in this process (``local``) or on a Ray cluster.
 
 ``build_index`` asks its engine for the corpus as chunks (``load_and_chunk``) and for the
-vectors the previous version lacks (``embed_missing``); everything else (incremental reuse,
-manifest, checksums, the atomic publish and the build lock) stays in the publishing
-process whatever the engine. ``indexing.ray_engine.RayEngine`` is the other engine; it is
+vectors the previous version lacks (``embed_missing``); everything else (manifest,
+checksums, the atomic publish and the build lock) stays in the publishing process whatever
+the engine. Both engines take the same per-source steps (``indexing.load_stage``: reading
+each file once, reusing unchanged files' chunks) and the same embedding plan
+(``indexing.embed_stage``); only where the parsing and the embedding run differs. ``indexing.ray_engine.RayEngine`` is the other engine; it is
 imported only by ``--engine ray``, so a local build never imports Ray.
 """
 
@@ -17,7 +19,8 @@ import numpy as np
 from assistant.types import Chunk, Document
 from indexing.chunking import TokenChunker
 from indexing.embed_stage import embed_missing
-from indexing.fingerprints import Loaded, Previous, load_and_chunk
+from indexing.fingerprints import Previous
+from indexing.load_stage import Loaded, load_and_chunk
 from indexing.sources import SourceItem
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)

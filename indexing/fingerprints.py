@@ -1,9 +1,9 @@
 """Skip unchanged files: per-source fingerprints and the previous version's chunks and vectors.
 
 Every build records, per corpus file, ``{"size", "mtime_ns", "sha256", "title", "phases"}``
-in the manifest. The next build reads each file's bytes and hashes them (milliseconds);
-only a file whose hash, title or phases differ is parsed and chunked again (seconds for
-a large HTML tree). Size and mtime are recorded too, and a file whose mtime moved but
+in the manifest. The next build reads each file's bytes once and hashes them
+(milliseconds); only a file whose hash, title or phases differ is parsed and chunked
+again (seconds for a large HTML tree), from those same bytes. Size and mtime are recorded too, and a file whose mtime moved but
 whose bytes did not counts as ``touched``. The hash decides, not the mtime: an edit
 that keeps the size and restores the mtime is still seen. URL sources are always
 loaded (the fetcher's HTTP cache makes that cheap). Vectors are reused by chunk
@@ -13,9 +13,6 @@ content hash, so a moved or copied passage is not embedded again either.
 from __future__ import annotations
 
 import hashlib
-import logging
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,13 +32,7 @@ from assistant.index import (
     verify_files,
 )
 from assistant.types import Chunk, Document
-from indexing.chunking import TokenChunker
-from indexing.loaders import SkippedSource
 from indexing.sources import SourceItem
-
-logger = logging.getLogger(__name__)
-
-Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
 
 def file_fingerprint(item: SourceItem, data: bytes, mtime_ns: int) -> dict[str, Any]:
@@ -114,90 +105,37 @@ def read_previous(
     )
 
 
-@dataclass(slots=True)
-class Loaded:
-    """The corpus as chunks, with what was read, parsed and reused to get there."""
-
-    chunks: list[Chunk] = field(default_factory=list)
-    sources: dict[str, str] = field(default_factory=dict)  # source -> sha256 of its text
-    fingerprints: dict[str, dict[str, Any]] = field(default_factory=dict)
-    skipped: list[tuple[str, str]] = field(default_factory=list)
-    parsed: int = 0  # sources loaded and chunked in this build
-    unchanged: int = 0  # files whose chunks were taken from the previous version
-    touched: int = 0  # of those, files whose mtime changed but bytes did not
-    chunk_s: float = 0.0  # seconds spent chunking (the rest of the stage is reading/parsing)
-
-
 def text_hash(doc: Document) -> str:
     return hashlib.sha256(doc.text.encode()).hexdigest()
 
 
-def load_and_chunk(
-    items: list[SourceItem],
-    previous: Previous,
-    chunker: TokenChunker,
-    load: Callable[[SourceItem], Document],
-    *,
-    max_bytes: int,
-    progress: Progress | None = None,
-) -> Loaded:
-    """Chunks of every source in order; unchanged files reuse the previous version's chunks.
-
-    ``load(item)`` parses one source and raises ``SkippedSource`` for bad content; files
-    over ``max_bytes`` go straight to it (it refuses them) without being read here.
-    """
-    out = Loaded()
-    for i, item in enumerate(items):
-        try:
-            _one(item, previous, chunker, load, max_bytes, out)
-        except SkippedSource as exc:
-            out.skipped.append((item.source, exc.reason))
-            # INFO: the build report lists every skip (the CLI prints it, the manifest keeps it)
-            logger.info("skipped %s: %s", item.source, exc.reason)
-        if progress:
-            progress("load", i + 1, len(items))
-    return out
-
-
-def _one(
-    item: SourceItem,
-    previous: Previous,
-    chunker: TokenChunker,
-    load: Callable[[SourceItem], Document],
-    max_bytes: int,
-    out: Loaded,
-) -> None:
-    fp = _fingerprint(item, max_bytes)
-    if fp is not None:
-        old = previous.fingerprints.get(item.source)
-        reusable = previous.by_source.get(item.source)
-        if reusable and item.source in previous.source_hashes and same_content(old, fp):
-            assert old is not None
-            out.chunks.extend(reusable)
-            out.sources[item.source] = previous.source_hashes[item.source]
-            out.fingerprints[item.source] = fp
-            out.unchanged += 1
-            out.touched += old.get("mtime_ns") != fp["mtime_ns"]
-            return
-    doc = load(item)
-    out.parsed += 1
-    t = time.perf_counter()
-    out.chunks.extend(chunker.chunk(doc))
-    out.chunk_s += time.perf_counter() - t
-    out.sources[doc.source] = text_hash(doc)
-    if fp is not None:
-        out.fingerprints[item.source] = fp
-
-
-def _fingerprint(item: SourceItem, max_bytes: int) -> dict[str, Any] | None:
-    """The file's fingerprint; None for URLs and for what the loader must refuse itself."""
+def read_file(item: SourceItem, max_bytes: int) -> tuple[dict[str, Any] | None, bytes | None]:
+    """The file's fingerprint and the bytes it hashed, read once; (None, None) for URLs and
+    for what the loader must refuse itself (missing, unreadable, over ``max_bytes``)."""
     if item.path is None or not item.path.is_file():
-        return None
+        return None, None
     try:
         st = item.path.stat()
         if st.st_size > max_bytes:
-            return None
-        data = item.path.read_bytes()
+            return None, None
+        with item.path.open("rb") as fh:
+            data = fh.read(max_bytes + 1)  # the file may have grown since stat
     except OSError:
-        return None  # the loader reports it with its own reason
-    return file_fingerprint(item, data, st.st_mtime_ns)
+        return None, None  # the loader reports it with its own reason
+    if len(data) > max_bytes:
+        return None, None
+    return file_fingerprint(item, data, st.st_mtime_ns), data
+
+
+def reusable(
+    item: SourceItem, fp: dict[str, Any] | None, previous: Previous
+) -> tuple[list[Chunk], str, bool] | None:
+    """(chunks, text hash, touched) of the previous version when the file did not change."""
+    if fp is None:
+        return None
+    old = previous.fingerprints.get(item.source)
+    chunks = previous.by_source.get(item.source)
+    if not chunks or item.source not in previous.source_hashes or not same_content(old, fp):
+        return None
+    assert old is not None
+    return chunks, previous.source_hashes[item.source], old.get("mtime_ns") != fp["mtime_ns"]

@@ -1,9 +1,10 @@
 """The build's load/chunk and embed stages on a Ray cluster (``index build --engine ray``).
 
-- Load + chunk: this process decides, exactly as the local engine does, which files can
-  take the previous version's chunks (``indexing.fingerprints``); every other file's bytes
-  go to a Ray task that parses and chunks them on any node. URL sources are fetched here,
-  where the HTTP cache lives, and chunked remotely. Results are put back in source order.
+- Load + chunk: this process takes the local engine's steps (``indexing.load_stage``): it
+  reads each file once, for its fingerprint, and reuses the previous version's chunks of
+  an unchanged file; every other file's bytes (those same bytes) go to a Ray task that
+  parses and chunks them on any node. URL sources are fetched here, where the HTTP cache
+  lives, and chunked remotely. Results are put back in source order.
 - Embed: the missing texts, length-sorted as the local engine sorts them, in batches over a
   pool of actors that each load the embedder once (one GPU each when the cluster has
   GPUs), at most two batches queued per actor so fast nodes take more. A dead actor is
@@ -28,9 +29,9 @@ from assistant.errors import AssistantError, ConfigError
 from assistant.types import Chunk, Document
 from indexing.chunking import TokenChunker
 from indexing.embed_stage import EMBED_BATCH, plan_missing
-from indexing.fingerprints import Loaded, Previous, _fingerprint, same_content
-from indexing.loaders import SkippedSource
-from indexing.ray_work import EmbedActor, FileBytes, Parsed, parse_and_chunk
+from indexing.fingerprints import Previous
+from indexing.load_stage import Loaded, Parsed, parse_and_chunk, prepare
+from indexing.ray_work import EmbedActor
 from indexing.sources import SourceItem
 
 logger = logging.getLogger(__name__)
@@ -128,31 +129,19 @@ class RayEngine:
         max_bytes: int,
         progress: Progress | None = None,
     ) -> Loaded:
+        """The local engine's steps (``indexing.load_stage``), the parsing in Ray tasks."""
         ray = self.ray
         task = ray.remote(parse_and_chunk).options(max_retries=self.max_retries)
         chunker_ref = ray.put(chunker)
         results: list[Parsed | None] = [None] * len(items)
         fingerprints: list[dict[str, Any] | None] = [None] * len(items)
-        reused: set[int] = set()
-        touched = 0
-        pending: dict[Any, int] = {}
+        pending: dict[Any, int] = {}  # ref -> item number
         for i, item in enumerate(items):
-            fp = fingerprints[i] = _fingerprint(item, max_bytes)
-            old = previous.fingerprints.get(item.source)
-            chunks = previous.by_source.get(item.source)
-            hashed = item.source in previous.source_hashes
-            if fp is not None and chunks and hashed and same_content(old, fp):
-                assert old is not None
-                results[i] = Parsed(chunks, previous.source_hashes[item.source])
-                reused.add(i)
-                touched += old.get("mtime_ns") != fp["mtime_ns"]
-                continue
-            try:
-                payload = self._payload(item, fp, load)
-            except SkippedSource as exc:
-                results[i] = Parsed(chunks=[], skipped=exc.reason)
-                continue
-            pending[task.remote(payload, chunker_ref, max_bytes)] = i
+            fingerprints[i], work = prepare(item, previous, load, max_bytes)
+            if isinstance(work, Parsed):  # reused or skipped
+                results[i] = work
+            else:
+                pending[task.remote(work, chunker_ref)] = i
         done = len(items) - len(pending)
         if progress:
             progress("load", done, len(items))
@@ -163,42 +152,10 @@ class RayEngine:
             done += 1
             if progress:
                 progress("load", done, len(items))
-        return self._assemble(items, results, fingerprints, reused, touched)
-
-    def _payload(
-        self, item: SourceItem, fp: dict[str, Any] | None, load: Callable[[SourceItem], Document]
-    ) -> FileBytes | Document:
-        if item.path is not None and fp is not None:
-            try:
-                data = item.path.read_bytes()
-            except OSError:
-                return load(item)  # it names the reason (SkippedSource)
-            return FileBytes(item.path.name, data, item.source, item.title, item.phases)
-        return load(item)  # URLs (fetched here), and files the loader must refuse itself
-
-    def _assemble(
-        self,
-        items: list[SourceItem],
-        results: list[Parsed | None],
-        fingerprints: list[dict[str, Any] | None],
-        reused: set[int],
-        touched: int,
-    ) -> Loaded:
-        """The ``Loaded`` the local engine would return: chunks and sources in item order."""
-        out = Loaded(unchanged=len(reused), touched=touched)
-        for i, (item, parsed) in enumerate(zip(items, results, strict=True)):
+        out = Loaded()
+        for item, parsed, fp in zip(items, results, fingerprints, strict=True):
             assert parsed is not None
-            if parsed.skipped is not None:
-                out.skipped.append((item.source, parsed.skipped))
-                logger.info("skipped %s: %s", item.source, parsed.skipped)
-                continue
-            out.chunks.extend(parsed.chunks)
-            out.sources[item.source] = parsed.text_hash
-            out.chunk_s += parsed.chunk_s
-            out.parsed += i not in reused
-            fp = fingerprints[i]
-            if fp is not None:
-                out.fingerprints[item.source] = fp
+            out.add(item.source, parsed, fp)
         return out
 
     # --- embed ---------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 The last user message is the question; earlier user/assistant messages are the
 conversation; system messages are instructions fenced after the service's own rules
-(``chat_input``). Responses are the official ``openai`` types. Citations travel as
+(``chat_input``). A completion is the official ``openai`` type; streamed chunks are dicts
+of the same shape (``_stream``). Citations travel as
 an extra top-level ``citations`` field (OpenAI clients keep unknown fields), and the
 answer text cites them as [n]. ``finish_reason`` is the generator's: ``length`` when
 the answer stopped at the token limit (then no roadmap placement follows it).
@@ -17,16 +18,14 @@ from typing import Any, Literal
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 from openai.types import CompletionUsage, Model
-from openai.types.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionMessage
+from openai.types.chat import ChatCompletion, ChatCompletionMessage
 from openai.types.chat.chat_completion import Choice
-from openai.types.chat.chat_completion_chunk import Choice as ChunkChoice
-from openai.types.chat.chat_completion_chunk import ChoiceDelta
 
 from api.deps import AppStateDep, ClientDep, RequestIdDep
 from api.errors import status_for
 from api.routes.chat_errors import InvalidRequestError, OpenAIErrorResponse, OpenAIRoute
 from api.routes.chat_input import ChatInput, read_messages
-from api.routes.sse import SSE_HEADERS, sse
+from api.routes.sse import SSE_DONE, SSE_HEADERS, sse_data
 from api.schemas import ChatCompletionRequest, ErrorResponse
 from assistant.errors import AssistantError, BadInputError
 from assistant.service import AskOptions, StudyAssistant
@@ -49,13 +48,9 @@ def _content(answer: Answer) -> str:
     return answer.answer
 
 
-def _usage(answer: Answer) -> CompletionUsage:
+def _usage(answer: Answer) -> dict[str, int]:
     p, c = answer.usage.prompt_tokens, answer.usage.completion_tokens
-    return CompletionUsage(prompt_tokens=p, completion_tokens=c, total_tokens=p + c)
-
-
-def _dump(obj: ChatCompletion | ChatCompletionChunk) -> dict[str, Any]:
-    return obj.model_dump(mode="json", exclude_unset=True)
+    return {"completion_tokens": c, "prompt_tokens": p, "total_tokens": p + c}
 
 
 def _completion(answer: Answer, created: int) -> dict[str, Any]:
@@ -67,51 +62,57 @@ def _completion(answer: Answer, created: int) -> dict[str, Any]:
         created=created,
         model=MODEL_ID,
         choices=[choice],
-        usage=_usage(answer),
+        usage=CompletionUsage(**_usage(answer)),
         citations=[c.to_json() for c in answer.citations],  # extra fields: kept by clients
         index_version=answer.index_version,
         cache=answer.cache,
         degraded=answer.degraded,
     )
-    return _dump(completion)
+    return completion.model_dump(mode="json", exclude_unset=True)
 
 
 def _stream(
     assistant: StudyAssistant, question: str, opts: AskOptions, include_usage: bool
-) -> Iterator[str]:
-    created = int(time.time())
+) -> Iterator[bytes]:
+    """chat.completion.chunk events, then [DONE]; an error after the 200 is an error event.
 
-    def chunk(delta: ChoiceDelta | None, finish: FinishReason | None = None, **extra: Any) -> str:
-        choices = [] if delta is None else [
-            ChunkChoice(index=0, delta=delta, finish_reason=finish, logprobs=None)
-        ]  # fmt: skip
-        return sse(None, _dump(ChatCompletionChunk(
-            id=f"chatcmpl-{opts.request_id}", object="chat.completion.chunk", created=created,
-            model=MODEL_ID, choices=choices, **extra,
-        )))  # fmt: skip
+    Chunks are plain dicts on one template, in the key order of the SDK's own
+    ``ChatCompletionChunk.model_dump(exclude_unset=True)`` (tests compare the two), encoded
+    by orjson: no pydantic model per streamed delta.
+    """
+    head = {
+        "id": f"chatcmpl-{opts.request_id}",
+        "choices": [],
+        "created": int(time.time()),
+        "model": MODEL_ID,
+        "object": "chat.completion.chunk",
+    }
+
+    def chunk(delta: dict[str, str], finish: FinishReason | None = None, **extra: Any) -> bytes:
+        choice = {"delta": delta, "index": 0, "finish_reason": finish, "logprobs": None}
+        return sse_data({**head, "choices": [choice], **extra})
 
     try:
-        yield chunk(ChoiceDelta(role="assistant", content=""))
+        yield chunk({"content": "", "role": "assistant"})
         for event in assistant.ask_events(question, opts):
             if isinstance(event, Delta):
-                yield chunk(ChoiceDelta(content=event.text))
+                yield chunk({"content": event.text})
             elif isinstance(event, Done):
                 answer = event.answer
                 if tail := _content(answer)[len(answer.answer) :]:
-                    yield chunk(ChoiceDelta(content=tail))
+                    yield chunk({"content": tail})
                 citations = [c.to_json() for c in answer.citations]
                 yield chunk(
-                    ChoiceDelta(), _finish(answer), citations=citations,
-                    index_version=answer.index_version, cache=answer.cache,
-                    degraded=answer.degraded,
+                    {}, _finish(answer), citations=citations, index_version=answer.index_version,
+                    cache=answer.cache, degraded=answer.degraded,
                 )  # fmt: skip
                 if include_usage:
-                    yield chunk(None, usage=_usage(answer))
-    except AssistantError as exc:
+                    yield sse_data({**head, "usage": _usage(answer)})  # "choices": []
+    except AssistantError as exc:  # after the 200; before it, errors are statuses (OpenAIRoute)
         status, type_ = status_for(exc)
         error = {"message": str(exc), "type": type_, "param": None, "code": status}
-        yield sse(None, {"error": error})
-    yield sse(None, "[DONE]")
+        yield sse_data({"error": error})
+    yield SSE_DONE
 
 
 def _max_tokens(body: ChatCompletionRequest) -> int | None:

@@ -68,7 +68,10 @@ def text_of(content: Any, param: str) -> str:
 def read_messages(
     messages: Sequence[ChatCompletionMessageParam], max_instruction_chars: int
 ) -> ChatInput:
-    """Question, history and instructions, or ``InvalidRequestError`` naming the bad message."""
+    """Question, history and instructions, or ``InvalidRequestError`` naming the bad message.
+
+    The question itself is checked by the service's own rules (``StudyAssistant.validate``).
+    """
     turns: list[tuple[str, dict[str, str]]] = []  # (param, turn)
     instructions: list[str] = []
     used = 0
@@ -93,8 +96,7 @@ def read_messages(
             "messages must end with a user message (the question)", "messages"
         )
     param, last = turns[-1]
-    if not last["content"].strip():
-        raise InvalidRequestError(f"{param}: the question must not be empty", param)
+    # An empty or over-long question is refused by the service's check (the route names it).
     return ChatInput(
         question=last["content"],
         question_param=param,

@@ -9,8 +9,9 @@ when no byte arrives for ``stall_timeout_s``, or when bytes arrive but no text f
 long. A circuit breaker counts whole failed calls and, once tripped, fails calls fast
 without a request. At most ``max_concurrency`` calls are in flight; one that finds no
 free slot within ``queue_wait_s`` fails with ``UpstreamModelError`` (the service then
-answers extractively). Output that reproduces the system prompt is refused
-(``assistant.output_guard``).
+answers extractively). A whole completion that reproduces the system prompt is refused
+here (``assistant.output_guard``); streams are checked once, by the answer writer, as
+every backend's are.
 
 Reasoning models (names matching ``reasoning_models``: o1, o3, o4-mini, gpt-5...)
 refuse ``max_tokens`` and any ``temperature`` but the default: they get
@@ -40,7 +41,7 @@ from assistant.generation.breaker import CircuitBreaker
 from assistant.generation.limits import ConcurrencyLimit
 from assistant.generation.openai_errors import Endpoint, safe_url
 from assistant.generation.retry import RetryPolicyTransport
-from assistant.output_guard import guard_stream, reproduces_system_prompt
+from assistant.output_guard import reproduces_system_prompt
 from assistant.protocols import GenerationRequest
 from assistant.tokens import count_tokens_estimate
 from assistant.types import Generation, Usage
@@ -157,17 +158,16 @@ class OpenAIGenerator:
         return generation
 
     def stream(self, request: GenerationRequest) -> Iterator[str | Generation]:
-        """Text deltas as they arrive, then one final ``Generation`` (full text, usage)."""
+        """Text deltas as they arrive, then one final ``Generation`` (full text, usage).
+
+        Not checked for a leaked system prompt here: the answer writer checks every
+        backend's stream (``assistant.answer_writer.write_answer``).
+        """
         params = self._params(request)
         with self.limit.slot(self._where):
-            yield from guard_stream(self._stream_call(params, request), self._leak_error)
-
-    def _stream_call(
-        self, params: dict[str, Any], request: GenerationRequest
-    ) -> PyGenerator[str | Generation, None, None]:
-        with self.breaker.guard(self._where):
-            generation = yield from self._stream_once(params, request)
-        yield generation
+            with self.breaker.guard(self._where):
+                generation = yield from self._stream_once(params, request)
+            yield generation
 
     def _leak_error(self) -> UpstreamModelError:
         return UpstreamModelError(
@@ -218,50 +218,47 @@ class OpenAIGenerator:
         sent: list[str] = []  # deltas handed to the caller
         model, usage, finish = "", None, None
         try:
-            stream = self._create(
+            # Closed on every exit, also when the caller stops reading: the connection is freed.
+            with self._create(
                 **params, stream=True, stream_options={"include_usage": True},
                 timeout=self._stream_timeout,
-            )  # fmt: skip
-        except openai.APIStatusError as exc:
-            raise self._endpoint.error(exc, streaming=True) from None
+            ) as stream:  # fmt: skip
+                if "text/event-stream" not in stream.response.headers.get("content-type", ""):
+                    # A server that ignored "stream": its whole reply at once.
+                    generation = self._generation(self._whole(stream.response), request)
+                    if generation.text:
+                        yield generation.text
+                    return generation
+                quiet_since = time.monotonic()  # last text, or the start
+                for chunk in stream:
+                    model = getattr(chunk, "model", None) or model
+                    usage = getattr(chunk, "usage", None) or usage
+                    choices = getattr(chunk, "choices", None)
+                    choice = choices[0] if choices else None
+                    delta = getattr(choice, "delta", None)
+                    text = getattr(delta, "content", None)
+                    if text:
+                        sent.append(text)
+                        quiet_since = time.monotonic()
+                        yield text
+                    elif time.monotonic() - quiet_since > self.stall_timeout_s:
+                        raise UpstreamTimeoutError(
+                            f"openai backend: {self._where} stream stalled: "
+                            f"no text for {self.stall_timeout_s} s"
+                        )
+                    finish = getattr(choice, "finish_reason", None) or finish
+        # One handler for the whole call: refused before it began (a status, after the SDK's
+        # retries), or broken off after (a stall, a cut connection, an error event).
         except openai.OpenAIError as exc:
-            raise self._endpoint.error(exc, streaming=True) from exc
-        try:
-            if "text/event-stream" not in stream.response.headers.get("content-type", ""):
-                # A server that ignored "stream": its whole reply at once.
-                generation = self._generation(self._whole(stream.response), request)
-                if generation.text:
-                    yield generation.text
-                return generation
-            quiet_since = time.monotonic()  # last text, or the start
-            for chunk in stream:
-                model = getattr(chunk, "model", None) or model
-                usage = getattr(chunk, "usage", None) or usage
-                choices = getattr(chunk, "choices", None)
-                choice = choices[0] if choices else None
-                delta = getattr(choice, "delta", None)
-                text = getattr(delta, "content", None)
-                if text:
-                    sent.append(text)
-                    quiet_since = time.monotonic()
-                    yield text
-                elif time.monotonic() - quiet_since > self.stall_timeout_s:
-                    raise UpstreamTimeoutError(
-                        f"openai backend: {self._where} stream stalled: "
-                        f"no text for {self.stall_timeout_s} s"
-                    )
-                finish = getattr(choice, "finish_reason", None) or finish
-        except openai.APIError as exc:  # a stall, a cut connection, an error event
             error = self._endpoint.error(exc, streaming=True)
             if sent:
                 error = type(error)(f"{error} (after part of the answer was streamed; not retried)")
+            # Status errors and error events carry the provider's body unscrubbed: not chained.
             raise error from (exc if isinstance(exc, openai.APIConnectionError) else None)
         except ValueError as exc:  # a chunk that is not JSON
             raise UpstreamModelError(
                 f"openai backend: {self._where} sent malformed JSON in its stream"
             ) from exc
-        finally:
-            stream.close()  # also when the caller stops reading: the connection is freed
         if finish is None:
             raise UpstreamModelError(
                 f"openai backend: {self._where} stream ended without a finish_reason"

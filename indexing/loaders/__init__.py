@@ -1,7 +1,7 @@
 """Load corpus files and fetched pages into Documents of heading sections.
 
-``load_file`` dispatches on the file suffix, ``load_bytes`` on the Content-Type (then the
-URL's suffix). Bad content of any kind raises ``SkippedSource`` with a reason a maintainer
+``load_file`` dispatches on the file suffix (``load_file_bytes`` too, for a file's bytes
+read already), ``load_bytes`` on the Content-Type (then the URL's suffix). Bad content of any kind raises ``SkippedSource`` with a reason a maintainer
 can act on; no other exception escapes for bad content.
 """
 
@@ -17,7 +17,7 @@ from indexing.loaders.common import Parsed, SkippedSource, decode_text
 from indexing.loaders.markdown import parse_markdown
 from indexing.loaders.text import parse_rst, parse_text
 
-__all__ = ["SUPPORTED_SUFFIXES", "SkippedSource", "load_bytes", "load_file"]
+__all__ = ["SUPPORTED_SUFFIXES", "SkippedSource", "load_bytes", "load_file", "load_file_bytes"]
 
 
 # The HTML, PDF and notebook parsers import BeautifulSoup, pypdf and nbformat (0.4 s
@@ -88,13 +88,36 @@ def load_file(
     phases: tuple[int, ...] = (),
 ) -> Document:
     """Load one corpus file; ``source`` is its path relative to the corpus root."""
-    fmt = _FORMAT_BY_SUFFIX.get(path.suffix.lower())
-    if fmt is None:
-        raise SkippedSource(f"unsupported file type {path.suffix or '(no suffix)'!r}")
+    _file_format(path.name)  # an unsupported type is refused before the file is read
     data = _read_limited(path, max_bytes)
-    parse, kind = _FORMATS[fmt]
+    return load_file_bytes(data, path.name, source, title=title, phases=phases)
+
+
+def load_file_bytes(
+    data: bytes,
+    name: str,
+    source: str,
+    *,
+    title: str | None = None,
+    phases: tuple[int, ...] = (),
+) -> Document:
+    """A corpus file's bytes, already read, parsed as ``load_file`` parses the file.
+
+    ``name`` is the file's own name: its suffix picks the parser, its stem is the title
+    of last resort.
+    """
+    parse, kind = _FORMATS[_file_format(name)]
     parsed = parse(data, None)
-    return _document(parsed, source, kind, title or parsed.title or path.stem, None, phases)
+    stem = PurePosixPath(name).stem
+    return _document(parsed, source, kind, title or parsed.title or stem, None, phases)
+
+
+def _file_format(name: str) -> str:
+    suffix = PurePosixPath(name).suffix
+    fmt = _FORMAT_BY_SUFFIX.get(suffix.lower())
+    if fmt is None:
+        raise SkippedSource(f"unsupported file type {suffix or '(no suffix)'!r}")
+    return fmt
 
 
 def load_bytes(

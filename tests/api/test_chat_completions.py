@@ -7,13 +7,14 @@ endpoint over an LLM backend is in ``test_chat_llm.py``.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import openai
 import pytest
-from openai.types.chat import ChatCompletionMessageParam
+from openai.types.chat import ChatCompletionChunk, ChatCompletionMessageParam
 
 from assistant.types import Chunk
 from tests.api.helpers import UNCOVERED_QUESTION, assert_citations_real
@@ -75,6 +76,37 @@ def test_streamed_completion(client: openai.OpenAI, index_chunks: dict[str, Chun
     usage_chunks = [c for c in chunks if c.usage is not None]
     assert len(usage_chunks) == 1 and usage_chunks[0] is chunks[-1]
     assert usage_chunks[0].choices == []
+
+
+def test_streamed_chunks_are_what_the_sdk_models_dump(server: LiveServer) -> None:
+    """Each event's JSON is, key for key and in order, what the official client's own
+    ``ChatCompletionChunk`` holding it dumps: the shape OpenAI servers send."""
+    body = {
+        "messages": [{"role": "user", "content": "What does the ROC-AUC score measure?"}],
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+    with httpx.stream("POST", server.url + "/v1/chat/completions", json=body, timeout=60) as r:
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+        events = [line for line in r.iter_lines() if line]
+    assert all(e.startswith("data: ") for e in events) and events[-1] == "data: [DONE]"
+    chunks = [json.loads(e[len("data: ") :]) for e in events[:-1]]
+    for chunk in chunks:
+        dumped = ChatCompletionChunk.model_validate(chunk).model_dump(
+            mode="json", exclude_unset=True
+        )
+        assert json.dumps(chunk) == json.dumps(dumped)
+    first, *middle, final, usage = chunks
+    assert first["choices"][0]["delta"] == {"content": "", "role": "assistant"}
+    assert middle and all(set(c["choices"][0]["delta"]) == {"content"} for c in middle)
+    assert final["choices"][0] == {
+        "delta": {}, "index": 0, "finish_reason": "stop", "logprobs": None
+    }  # fmt: skip
+    assert list(final)[5:] == ["citations", "index_version", "cache", "degraded"]
+    assert usage["choices"] == [] and set(usage["usage"]) == {
+        "prompt_tokens", "completion_tokens", "total_tokens"
+    }  # fmt: skip
+    assert len({(c["id"], c["created"]) for c in chunks}) == 1
 
 
 def test_earlier_messages_steer_the_follow_up(client: openai.OpenAI) -> None:

@@ -22,7 +22,7 @@ from assistant.index import MANIFEST, VECTORS, Manifest, current_version, resolv
 from assistant.index_plan import KINDS, choose_index_type, plan_index
 from assistant.settings import Settings
 from assistant.snapshot import IndexSnapshot
-from assistant.vectorstore import FaissIndex
+from assistant.vectorstore import FaissIndex, _selector
 from tests.indexing.minicorpus import Template, build
 
 N, DIM, CENTRES, K = 3_000, 384, 60, 10
@@ -128,6 +128,41 @@ def test_a_row_filter_keeps_every_hit_inside_it(
             best = allowed[np.argsort(-(vectors[allowed] @ q))[:K]]
             assert len(set(rows) & set(best.tolist())) >= 0.8 * len(best)
         assert index.search(queries[0], K, np.zeros(0, dtype=np.int64)) == []
+
+
+def test_a_flat_filter_scores_its_rows_only_with_the_results_of_a_full_scan(
+    data: tuple[np.ndarray, np.ndarray, np.ndarray],
+) -> None:
+    """The flat index gets the filter's ids (no N-sized mask) and finds, bit for bit, what a
+    scan of all N rows through a bitmap selector finds, ties (copied passages) included."""
+    vectors, queries, _ = data
+    copies = vectors.copy()
+    copies[100:110] = copies[7]  # ten copies of row 7: equal scores
+    index = FaissIndex.build(copies, "flat")
+    raw = index._index
+
+    def full_scan(q: np.ndarray, k: int, allowed: np.ndarray) -> list[tuple[int, float]]:
+        mask = np.zeros(N, dtype=bool)
+        mask[allowed] = True
+        bits = np.packbits(mask, bitorder="little")
+        sel = faiss.IDSelectorBitmap(len(bits), faiss.swig_ptr(bits))
+        scores, ids = raw.search(q.reshape(1, -1), k, params=faiss.SearchParameters(sel=sel))
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+    rng = np.random.default_rng(3)
+    filters = [
+        np.array([5, 17, N - 1], dtype=np.int64),
+        np.union1d(np.arange(95, 115), [7]).astype(np.int64),  # the copies and their original
+        np.sort(rng.choice(N, 400, replace=False)).astype(np.int64),
+        np.arange(0, N, 2, dtype=np.int64),  # wide: half the rows
+    ]
+    for allowed in filters:
+        assert _selector(allowed, N, "flat")[1].nbytes == 8 * len(allowed)  # ids, not N bits
+        for q in [copies[7], *queries[:8]]:
+            for k in (1, K, 50):
+                assert index.search(q, k, allowed) == full_scan(q, k, allowed)
+    hits = index.search(copies[7], 12, filters[1])
+    assert [s for _, s in hits[:11]] == [hits[0][1]] * 11  # the ties did reach the top
 
 
 def test_a_filter_the_probed_lists_miss_is_scored_exactly(

@@ -8,12 +8,13 @@ from collections.abc import Iterator
 
 import pytest
 
+from assistant.answer_writer import FALLBACK_MARKER, write_answer
 from assistant.errors import ConfigError, UpstreamModelError
 from assistant.generation.limits import ConcurrencyLimit
 from assistant.generation.openai import OpenAIGenerator
 from assistant.prompts import SYSTEM_PROMPT
 from assistant.protocols import GenerationRequest
-from assistant.types import Generation
+from assistant.types import Generation, Usage
 from tests.fakes.openai_server import OpenAIServer, Reply
 
 
@@ -99,11 +100,33 @@ def test_a_model_that_returns_the_system_prompt_is_refused(srv: OpenAIServer) ->
     with OpenAIGenerator(base_url=srv.url, model="m", api_key=None, max_retries=0) as gen:
         with pytest.raises(UpstreamModelError, match="reproduced the system prompt"):
             gen.generate(request())
+        # A stream is checked once, where every backend's answer is written: the model's
+        # text stops at the tripwire and the fallback answers after a marker.
+        writer = write_answer(gen, CannedFallback(), request())
         sent: list[str] = []
-        with pytest.raises(UpstreamModelError, match="reproduced the system prompt"):
-            for item in gen.stream(request()):
-                assert isinstance(item, str)
-                sent.append(item)
-        assert len(" ".join(sent).split()) < 30, "the stream stopped at the tripwire"
+        while True:
+            try:
+                sent.append(next(writer).text)
+            except StopIteration as stop:
+                written = stop.value
+                break
+        assert written.fell_back and written.backend == "extractive"
+        assert FALLBACK_MARKER in sent[-1] and "Fallback text [1]." in sent[-1]
+        assert len(" ".join(sent[:-1]).split()) < 30, "the stream stopped at the tripwire"
         # The endpoint answered: the breaker stays closed and the slot is free again.
         assert gen.breaker.state == "closed" and gen.limit.in_flight == 0
+
+
+class CannedFallback:
+    """The Generator protocol's extractive stand-in: one fixed answer."""
+
+    backend = "extractive"
+    model = "extractive-model"
+
+    def generate(self, request: GenerationRequest) -> Generation:
+        return Generation("Fallback text [1].", Usage(0, 0, True), model=self.model)
+
+    def stream(self, request: GenerationRequest) -> Iterator[str | Generation]:
+        generation = self.generate(request)
+        yield generation.text
+        yield generation

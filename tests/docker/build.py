@@ -87,7 +87,7 @@ def requirements(args: list[str]) -> list[str]:
 
 
 def check_install(path: Path, instructions: list[Instruction], torch_pin: str) -> list[str]:
-    """torch==<pin> from the CPU index first, then the project (``pip install .``)."""
+    """torch==<pin> from the CPU index first, then the project (``pip install .``) once."""
     torch_at = project_at = None
     problems = []
     for ins in instructions:
@@ -95,8 +95,14 @@ def check_install(path: Path, instructions: list[Instruction], torch_pin: str) -
             continue
         for args in pip_installs(ins):
             reqs = requirements(args)
-            if any(r.split("[")[0] in {".", "./"} for r in reqs) and project_at is None:
-                project_at = ins
+            if any(r.split("[")[0] in {".", "./"} for r in reqs):
+                if project_at is not None:
+                    # A second install re-resolves and reinstalls everything for nothing.
+                    problems.append(
+                        f"{rel(path)}: {ins.where} installs the project again (first in "
+                        f"{project_at.where}): install it once, with every extra"
+                    )
+                project_at = project_at or ins
             for req in reqs:
                 if req.startswith("torch") and torch_at is None:
                     torch_at = ins

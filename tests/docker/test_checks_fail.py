@@ -228,6 +228,24 @@ def test_dockerfile_that_installs_the_project_before_torch_is_named(tmp_path: Pa
     ]
 
 
+TWICE_DOCKERFILE = """\
+FROM python:3.11-slim AS builder
+RUN pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
+ARG EXTRAS=""
+RUN pip install -c constraints.txt '.[postgres]' \\
+    && if [ -n "$EXTRAS" ]; then pip install -c constraints.txt ".[postgres,$EXTRAS]"; fi
+"""
+
+
+def test_dockerfile_that_installs_the_project_twice_is_named(tmp_path: Path) -> None:
+    path = write(tmp_path, "Dockerfile", TWICE_DOCKERFILE)
+    problems = build.check_install(path, parse_dockerfile(TWICE_DOCKERFILE), "2.13.0")
+    assert problems == [
+        f"{path}: RUN (line 4) installs the project again (first in RUN (line 4)): install it "
+        "once, with every extra"
+    ]
+
+
 def test_torch_pinned_in_the_metadata_and_an_unconstrained_install_are_named(
     tmp_path: Path,
 ) -> None:

@@ -193,8 +193,18 @@ def test_dockerfile_installs_torch_then_the_project_like_the_makefile() -> None:
     assert build.check_constraints_used(CONSTRAINTS, PYPROJECT, MAKEFILE) == []
     pin = build.constraint_pin(CONSTRAINTS, "torch")
     assert pin is not None
-    problems = build.check_install(DOCKERFILE, read_dockerfile(DOCKERFILE), pin)
-    assert problems == []
+    instructions = read_dockerfile(DOCKERFILE)
+    assert build.check_install(DOCKERFILE, instructions, pin) == []
+    # One install of the project, carrying the EXTRAS build argument (the Ray image's `ray`).
+    projects = [
+        req
+        for ins in instructions
+        if ins.keyword == "RUN"
+        for args in build.pip_installs(ins)
+        for req in build.requirements(args)
+        if req.split("[")[0] == "."
+    ]
+    assert projects == [".[postgres${EXTRAS:+,$EXTRAS}]"]
 
 
 def test_image_runs_offline_as_a_non_root_user() -> None:

@@ -6,8 +6,11 @@ build takes about a second with the session's all-MiniLM-L6-v2.
 
 from __future__ import annotations
 
+import os
 import shutil
-from collections.abc import Sequence
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -183,3 +186,44 @@ class CountingEmbedder:
 
     def count_tokens(self, text: str) -> int:
         return self._inner.count_tokens(text)  # type: ignore[no-any-return]
+
+
+# --- which files a build opens ------------------------------------------------------------
+_RECORDERS: list[list[str]] = []  # one list per open ``opened_files`` block
+_HOOKED: list[bool] = []
+
+
+def _on_audit(event: str, args: tuple[Any, ...]) -> None:
+    # CPython raises "open" for every io.open / os.open with the path as the first argument.
+    if event == "open" and _RECORDERS and isinstance(args[0], str | bytes | os.PathLike):
+        path = os.path.realpath(os.fsdecode(args[0]))
+        for paths in _RECORDERS:
+            paths.append(path)
+
+
+@contextmanager
+def opened_files() -> Iterator[list[str]]:
+    """The real paths this process opens inside the block, once per open (audit events).
+
+    The hook stays installed (audit hooks cannot be removed) but records only inside a block.
+    """
+    if not _HOOKED:
+        sys.addaudithook(_on_audit)
+        _HOOKED.append(True)
+    paths: list[str] = []
+    _RECORDERS.append(paths)
+    try:
+        yield paths
+    finally:
+        _RECORDERS[:] = [r for r in _RECORDERS if r is not paths]  # by identity
+
+
+def corpus_reads(paths: list[str], corpus: Path) -> dict[str, int]:
+    """How often each corpus file but sources.toml was opened, by path relative to ``corpus``."""
+    root = corpus.resolve()
+    counts: dict[str, int] = {}
+    for path in paths:
+        rel = Path(path).relative_to(root).as_posix() if path.startswith(f"{root}/") else None
+        if rel is not None and rel != "sources.toml":
+            counts[rel] = counts.get(rel, 0) + 1
+    return counts

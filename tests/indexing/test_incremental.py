@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 
 from assistant.index import MANIFEST, VERSIONS, Manifest, current_version
-from tests.indexing.minicorpus import CountingEmbedder, build, published_chunks, write_corpus
+from tests.indexing.minicorpus import (
+    CountingEmbedder,
+    build,
+    corpus_reads,
+    opened_files,
+    published_chunks,
+    write_corpus,
+)
 from tests.support.embedders import default_embedder
 
 
@@ -62,6 +69,22 @@ def test_one_edited_file_is_the_only_one_parsed(embedder, built: tuple[Path, Pat
     assert 0 < report.embedded < report.chunks
     assert any("dropout" in t for t in counting.texts)
     assert all(t.startswith("Study Guide") for t in counting.texts), counting.texts
+
+
+def test_a_build_reads_each_file_once(embedder, built: tuple[Path, Path]) -> None:  # type: ignore[no-untyped-def]
+    """The bytes hashed for the fingerprint are the bytes parsed: no second read."""
+    corpus, index_dir = built
+    guide = corpus / "guide.md"
+    guide.write_text(guide.read_text() + "\n\nA new closing paragraph about dropout.\n")
+    once = {"guide.md": 1, "notes/phase-7-rl.md": 1, "notes/tools.txt": 1}
+    for full, files in (
+        (False, {"parsed": 1, "unchanged": 2, "touched": 0}),
+        (True, {"parsed": 3, "unchanged": 0, "touched": 0}),
+    ):
+        with opened_files() as paths:
+            assert build(embedder, corpus, index_dir, full=full).published
+        assert _manifest(index_dir).stats["files"] == files
+        assert corpus_reads(paths, corpus) == once
 
 
 def test_same_size_edit_with_restored_mtime_is_detected(

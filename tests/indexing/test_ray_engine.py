@@ -11,7 +11,8 @@ else on the machine is touched).
 - an embedding actor killed mid-build is restarted and its batches retried (a complete
   index is published), or with no retries left the build fails with a clear error and
   the published version, checksums intact, keeps serving;
-- an incremental ray build embeds only the changed file's chunks;
+- an incremental ray build embeds only the changed file's chunks, and reads each file
+  once (in the publishing process, which sends the changed file's bytes to a worker);
 - a local build never imports Ray; a missing Ray or an unreachable address is a one-line
   error that publishes nothing.
 
@@ -55,7 +56,13 @@ from assistant.searcher import IndexSearcher
 from assistant.settings import Settings
 from indexing.ray_engine import RayBuildError, RayEngine
 from tests.conftest import REPO, free_port
-from tests.indexing.minicorpus import build, published_chunks, write_corpus
+from tests.indexing.minicorpus import (
+    build,
+    corpus_reads,
+    opened_files,
+    published_chunks,
+    write_corpus,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -331,7 +338,11 @@ def test_an_incremental_ray_build_embeds_only_the_changed_file(
         path.read_text(encoding="utf-8") + "\nA tag names one commit for good.\n", encoding="utf-8"
     )
     engine = RayEngine(make_embedder, batch_size=BATCH)
-    report = build(embedder, corpus, index_dir, chunk_size=CHUNK_SIZE, engine=engine)
+    with opened_files() as paths:
+        report = build(embedder, corpus, index_dir, chunk_size=CHUNK_SIZE, engine=engine)
+    # Each file read once, here: the edited one's bytes went to a worker as they were hashed.
+    once = {"guide.md": 1, "notes/phase-7-rl.md": 1, "notes/tools.txt": 1}
+    assert corpus_reads(paths, corpus) == once
     new = [c for c in published_chunks(index_dir) if c.content_hash not in old]
     assert report.published and report.embedded == len(new) >= 1
     assert {c.source for c in new} == {"notes/tools.txt"}
