@@ -208,6 +208,7 @@ def make_assistant(settings: Settings, *, embedder: Embedder | None = None) -> S
     from assistant.protocols import TokenWindow
     from assistant.roadmap import Roadmap
     from assistant.service import StudyAssistant
+    from assistant.support import SupportCheck
 
     inner = embedder or make_embedder(settings)
     if getattr(inner, "loaded", True) is False:
@@ -231,6 +232,7 @@ def make_assistant(settings: Settings, *, embedder: Embedder | None = None) -> S
         pricing=make_pricing(settings),
         roadmap=Roadmap.from_file(settings.corpus_dir / "roadmap.md"),
         grounding=Grounding(memo),
+        support=SupportCheck(memo, settings.min_sentence_score),
         window=generator if isinstance(generator, TokenWindow) else None,
         top_k=settings.top_k,
         min_score=settings.min_score,

@@ -47,6 +47,7 @@ from assistant.retrieval import HybridRetriever
 from assistant.roadmap import Roadmap, material_by_phase
 from assistant.searcher import KEEP_RATIO, IndexSearcher, Query, relevant_hits
 from assistant.snapshot import IndexSnapshot
+from assistant.support import SupportCheck
 from assistant.turn_keeper import Turn, TurnKeeper, settled
 from assistant.types import Answer, AskEvent, Chunk, Delta, Done, Generation, SearchHit
 
@@ -93,6 +94,7 @@ class StudyAssistant:
         roadmap: Roadmap,
         window: TokenWindow | None = None,
         grounding: Grounder | None = None,
+        support: SupportCheck | None = None,
         top_k: int = 5,
         min_score: float = 0.2,
         keep_ratio: float = KEEP_RATIO,
@@ -113,6 +115,7 @@ class StudyAssistant:
         )
         self.answers = AnswerCache(cache, semantic, cache_ttl_s, hot_ttl_s=hot_answer_ttl_s)
         self.grounding = grounding  # adds the passages an answer needs (section lead, roadmap)
+        self.support = support  # a sentence of the passages must speak to the question
         self.conversations = ConversationStore(cache, cache_ttl_s, log=history)
         self.history = history  # every kept conversation, for listing and export
         self.answered = AnswerRecall(cache, cache_ttl_s)  # what a rating of an answer stores
@@ -297,6 +300,9 @@ class StudyAssistant:
         hits = self.searcher.retrieve(snap, query, opts.k, sources=opts.sources, phases=opts.phases)
         timings.retrieve_ms = (time.perf_counter() - t) * 1000
         relevant = relevant_hits(hits, self.min_score, self.keep_ratio)
+        chunks = [h.chunk for h in relevant]
+        if self.support is not None and not self.support.supported(query.vector, chunks):
+            relevant = []  # close passages, but not one sentence about the question
         if self.grounding is not None:  # after the cut: out-of-scope questions stay refused
             relevant = self.grounding.ground(snap, query.text, relevant, opts.k)
         budget, count = passage_budget(

@@ -111,6 +111,12 @@ class Settings(BaseSettings):
     min_score: float = Field(
         0.2, description="Below this dense similarity the top passage counts as irrelevant."
     )
+    min_sentence_score: float = Field(
+        0.25,
+        ge=0,
+        description="Below this similarity of the passages' best sentence (or listed part) "
+        "the question counts as not covered (0: off).",
+    )
     reranker_model: str | None = Field(
         None, description="Optional cross-encoder name or path for reranking."
     )

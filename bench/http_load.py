@@ -16,6 +16,7 @@ unnoticed. Prints JSON: requests/s and p50/p90/p99 (ms) per run, and the targets
     .venv/bin/python bench/http_load.py --index-dir /tmp/idx --duration 5 --concurrency 1,8,32
     .venv/bin/python bench/http_load.py --client httpx --scenarios search
     .venv/bin/python bench/http_load.py --profile /tmp/prof   # py-spy stacks of the server
+    .venv/bin/python bench/http_load.py --workers 2 --redis-url redis://127.0.0.1:6379/9
 """
 
 from __future__ import annotations
@@ -109,6 +110,7 @@ def start_server(index_dir: Path, work: Path, args: argparse.Namespace) -> subpr
         "ASSISTANT_RATE_LIMIT_PER_MINUTE": "0",
         "ASSISTANT_RELOAD_INTERVAL_S": "0",
         "ASSISTANT_LOG_LEVEL": "WARNING",
+        **({"ASSISTANT_REDIS_URL": args.redis_url} if args.redis_url else {}),
     }
     command = [str(Path(sys.executable).parent / "assistant"), "serve", "--port", str(args.port)]
     command += ["--workers", str(args.workers)]
@@ -227,6 +229,9 @@ def main() -> None:
         "--client", choices=["wrk", "httpx"], default="wrk" if shutil.which("wrk") else "httpx"
     )
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes.")
+    parser.add_argument(
+        "--redis-url", help="Cache in this Redis (flushed first), not in each process."
+    )
     parser.add_argument("--server-cpus", help="Pin the server with taskset, e.g. 0,1.")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument(
@@ -253,9 +258,13 @@ def main() -> None:
         "search": {"path": "/v1/search", "field": "query", "questions": qs, "unique": True},
         "health": {"path": "/health", "method": "GET", "questions": [], "unique": False},
     }  # fmt: skip
+    if args.redis_url:
+        import redis
+
+        redis.Redis.from_url(args.redis_url).flushdb()  # every run starts with no answers
     server = start_server(index_dir, work, args)
     report: dict[str, Any] = {"client": args.client, "duration_s": args.duration, "cpus": os.cpu_count(),
-                              "load_avg_before": os.getloadavg(), "workers": args.workers, "runs": []}  # fmt: skip
+                              "load_avg_before": os.getloadavg(), "workers": args.workers, "cache": "redis" if args.redis_url else "in-process", "runs": []}  # fmt: skip
     try:
         with httpx.Client(base_url=args.base, timeout=120) as c:
             report["index"] = c.get("/v1/index").json()["counts"]
