@@ -11,8 +11,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
 import time
-from collections.abc import Callable, Container
+from collections.abc import Callable, Container, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import orjson
@@ -113,6 +115,9 @@ class AnswerCache:
         self._hot: LRU[str, tuple[float, Answer]] | None = (
             LRU(HOT_ENTRIES) if self.hot_ttl_s > 0 else None
         )
+        # key -> set when the request answering it in this process is done (see answering)
+        self._inflight: dict[str, threading.Event] = {}
+        self._inflight_lock = threading.Lock()
 
     @property
     def healthy(self) -> bool:
@@ -138,6 +143,40 @@ class AnswerCache:
         """The exact answer when this process holds it decoded: no I/O, no embedding."""
         answer = self._hot_answer(self.key(question, scope))
         return answer if answer is not None and _still_indexed(answer, indexed) else None
+
+    @contextmanager
+    def answering(self, query: Query, scope: CacheScope) -> Iterator[None]:
+        """Mark the question as being answered here, so the same question asked meanwhile
+        waits for this answer (``wait_for_answer``) instead of working it out again."""
+        key = self.key(query.text, scope)
+        with self._inflight_lock:
+            event = (
+                None if key in self._inflight else self._inflight.setdefault(key, threading.Event())
+            )
+        try:
+            yield
+        finally:
+            if event is not None:
+                with self._inflight_lock:
+                    del self._inflight[key]
+                event.set()
+
+    def wait_for_answer(
+        self, query: Query, scope: CacheScope, indexed: Container[str], timeout_s: float = 30.0
+    ) -> CacheHit | None:
+        """The answer of the same question being answered in this process, once it is
+        stored; None when none is under way, or it was not stored (degraded, failed) in time.
+
+        A popular question arriving many times at once (a class, a fresh index, a restarted
+        worker) then costs one retrieval and generation per process, not one per request.
+        """
+        key = self.key(query.text, scope)
+        with self._inflight_lock:
+            event = self._inflight.get(key)
+        if event is None or not event.wait(timeout_s):
+            return None
+        answer = self._valid(key, indexed)
+        return CacheHit(answer, "hit") if answer is not None else None
 
     def store(self, query: Query, scope: CacheScope, answer: Answer) -> None:
         key = self.key(query.text, scope)

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from assistant.service import StudyAssistant
     from assistant.settings import Settings
     from assistant.shared_engine import SharedEngine
+    from assistant.support import SupportCheck
 
 logger = logging.getLogger(__name__)
 
@@ -73,11 +74,14 @@ def make_retriever(settings: Settings) -> HybridRetriever:
     )
 
 
-def make_generator(settings: Settings, embedder: Embedder) -> tuple[Generator, Generator]:
-    """(configured generator, extractive fallback)."""
+def make_generator(
+    settings: Settings, embedder: Embedder, support: SupportCheck | None = None
+) -> tuple[Generator, Generator]:
+    """(configured generator, extractive fallback); the fallback reads its sentence vectors
+    from ``support`` when given (each passage's sentences embedded once for both)."""
     from assistant.generation.extractive import ExtractiveGenerator
 
-    extractive = ExtractiveGenerator(embedder)
+    extractive = ExtractiveGenerator(embedder, sentences=support.sentences if support else None)
     if settings.llm_backend == "extractive":
         return extractive, extractive
     if not settings.llm_model:
@@ -216,7 +220,8 @@ def make_assistant(settings: Settings, *, embedder: Embedder | None = None) -> S
         # so the first request does not pay for it.
         inner.embed_query("warm up")
     memo = QueryMemoEmbedder(inner)
-    generator, fallback = make_generator(settings, memo)
+    support = SupportCheck(memo, settings.min_sentence_score)
+    generator, fallback = make_generator(settings, memo, support)
     cache, semantic = make_cache(settings)
     database = make_database(settings)  # one pool, migrated once, for the ledger and history
     assistant = StudyAssistant(
@@ -232,7 +237,7 @@ def make_assistant(settings: Settings, *, embedder: Embedder | None = None) -> S
         pricing=make_pricing(settings),
         roadmap=Roadmap.from_file(settings.corpus_dir / "roadmap.md"),
         grounding=Grounding(memo),
-        support=SupportCheck(memo, settings.min_sentence_score),
+        support=support,
         window=generator if isinstance(generator, TokenWindow) else None,
         top_k=settings.top_k,
         min_score=settings.min_score,

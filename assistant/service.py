@@ -233,6 +233,8 @@ class StudyAssistant:
         sampling, scope = self.answer_scope(opts, conv, condensed=standalone != question)
         info = RequestInfo(opts.request_id or new_id(), conv.id, snap.version, started)
         hit = self.answers.lookup(query, scope, snap.chunk_ids)
+        if hit is None:  # the same question may be being answered right now
+            hit = self.answers.wait_for_answer(query, scope, snap.chunk_ids)
         # Read after the first cache call, so the request that meets a dead Redis says so
         # (a hit from this process's hot copies made none: see settled() below).
         degraded = not self.answers.healthy
@@ -241,16 +243,19 @@ class StudyAssistant:
             answer = yield from self._reuse(hit, info)
             saved, embed_tokens = hit.answer.usage.cost_usd, 0
         else:
-            passages, scores = self._retrieve(snap, query, opts, timings)
-            yield info.meta("miss", self.generator.backend, self.generator.model)
-            written = yield from self._write(standalone, passages, conv.history, timings, sampling)
-            answer = compose_answer(
-                written, passages, scores, info,
-                roadmap=self.roadmap, pricing=self.pricing, degraded=degraded,
-            )  # fmt: skip
-            if passages and not answer.degraded:
-                # Degraded answers are not cached: the real backend should answer next time.
-                self.answers.store(query, scope, answer)
+            with self.answers.answering(query, scope):
+                passages, scores = self._retrieve(snap, query, opts, timings)
+                yield info.meta("miss", self.generator.backend, self.generator.model)
+                written = yield from self._write(
+                    standalone, passages, conv.history, timings, sampling
+                )
+                answer = compose_answer(
+                    written, passages, scores, info,
+                    roadmap=self.roadmap, pricing=self.pricing, degraded=degraded,
+                )  # fmt: skip
+                if passages and not answer.degraded:
+                    # Degraded answers are not cached: the real backend should answer next time.
+                    self.answers.store(query, scope, answer)
             saved, embed_tokens = 0.0, self.embedder.count_tokens(standalone)
         timings.embed_ms = query.embed_ms
         turn = Turn(conv, question, standalone, opts.key_id, opts.endpoint)

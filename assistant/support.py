@@ -23,7 +23,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from assistant.generation.sentences import parse_passage
+from assistant.generation.sentences import Sentence, parse_passage
 from assistant.lru import LRU
 from assistant.protocols import Embedder
 from assistant.types import Chunk
@@ -32,11 +32,10 @@ _CLAUSE_BREAK = re.compile(r";\s+")
 MIN_CLAUSE_WORDS = 4  # shorter parts of a list say too little to be compared alone
 
 
-def clauses(text: str) -> list[str]:
-    """The sentences of a passage, and the parts of those that list things with ';'."""
+def listed_parts(sentences: Sequence[Sentence]) -> list[str]:
+    """The parts of the sentences that list several things with ';' (each long enough)."""
     out: list[str] = []
-    for sentence in parse_passage(text):
-        out.append(sentence.text)
+    for sentence in sentences:
         parts = [
             p for p in _CLAUSE_BREAK.split(sentence.text) if len(p.split()) >= MIN_CLAUSE_WORDS
         ]
@@ -45,27 +44,49 @@ def clauses(text: str) -> list[str]:
     return out
 
 
+def clauses(text: str) -> list[str]:
+    """The sentences of a passage, then the parts of those that list things with ';'."""
+    sentences = parse_passage(text)
+    return [s.text for s in sentences] + listed_parts(sentences)
+
+
 class SupportCheck:
-    """Passes the passages on only when one of their clauses is close to the question."""
+    """Passes the passages on only when one of their clauses is close to the question.
+
+    Its sentence vectors are also the extractive answerer's (``sentences``): each
+    passage's sentences are embedded once per process, in one batch of their own as
+    that answerer always did (int8 vectors move a little with their batch), and the
+    listed parts in another.
+    """
 
     def __init__(self, embedder: Embedder, min_score: float, cache_size: int = 4096) -> None:
         self.embedder = embedder
         self.min_score = min_score
-        # chunk_id -> (n, dimension) float32 unit vectors of its clauses
-        self._cache: LRU[str, np.ndarray] = LRU(cache_size)
+        # chunk_id -> (sentences, their vectors, vectors of the listed parts); float32 rows
+        self._cache: LRU[str, tuple[list[Sentence], np.ndarray, np.ndarray]] = LRU(cache_size)
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.embedder.dimension), np.float32)
+        return np.asarray(self.embedder.embed_documents(texts), np.float32)
+
+    def _entry(self, chunk: Chunk) -> tuple[list[Sentence], np.ndarray, np.ndarray]:
+        hit = self._cache.get(chunk.chunk_id)
+        if hit is None:
+            sents = parse_passage(chunk.text)
+            hit = (sents, self._embed([s.text for s in sents]), self._embed(listed_parts(sents)))
+            self._cache.put(chunk.chunk_id, hit)
+        return hit
+
+    def sentences(self, chunk: Chunk) -> tuple[list[Sentence], np.ndarray]:
+        """(prose sentences, (n, dimension) vectors) of ``chunk`` (``parse_passage``)."""
+        sents, vecs, _ = self._entry(chunk)
+        return sents, vecs
 
     def vectors(self, chunk: Chunk) -> np.ndarray:
-        hit = self._cache.get(chunk.chunk_id)
-        if hit is not None:
-            return hit
-        texts = clauses(chunk.text)
-        vecs = (
-            np.asarray(self.embedder.embed_documents(texts), np.float32)
-            if texts
-            else np.zeros((0, self.embedder.dimension), np.float32)
-        )
-        self._cache.put(chunk.chunk_id, vecs)
-        return vecs
+        """Vectors of every clause of ``chunk``: its sentences, then its listed parts."""
+        _, sentence_vecs, part_vecs = self._entry(chunk)
+        return np.concatenate([sentence_vecs, part_vecs]) if len(part_vecs) else sentence_vecs
 
     def best(self, question: np.ndarray, passages: Sequence[Chunk]) -> float:
         """The highest cosine between ``question`` (unit vector) and a clause of a passage."""

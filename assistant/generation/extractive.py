@@ -14,7 +14,7 @@ apply to picked sentences and are ignored; ``max_tokens`` is honoured (``_fit``)
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -86,6 +86,7 @@ class ExtractiveGenerator:
         max_sentences: int = 4,
         max_words: int = 140,
         cache_size: int = 4096,
+        sentences: Callable[[Chunk], tuple[list[Sentence], np.ndarray]] | None = None,
     ) -> None:
         self.embedder = embedder
         self.model = f"extractive:{embedder.model_name}"
@@ -93,8 +94,12 @@ class ExtractiveGenerator:
         self.max_words = max_words
         # chunk_id -> (sentences, vectors): passages repeat across questions.
         self._cache: LRU[str, tuple[list[Sentence], np.ndarray]] = LRU(cache_size)
+        # Someone else's cache of the same thing (``SupportCheck.sentences``), if given.
+        self._shared = sentences
 
     def _sentences(self, chunk: Chunk) -> tuple[list[Sentence], np.ndarray]:
+        if self._shared is not None:
+            return self._shared(chunk)
         hit = self._cache.get(chunk.chunk_id)
         if hit is not None:
             return hit

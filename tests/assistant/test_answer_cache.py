@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 
-from assistant.answer_cache import AnswerCache, CacheScope
+from assistant.answer_cache import AnswerCache, CacheHit, CacheScope
 from assistant.answer_writer import Sampling
 from assistant.cache import MemoryCache
 from assistant.searcher import Query
@@ -131,3 +133,31 @@ def test_namespace_is_the_json_it_always_was() -> None:
     expected = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
     assert told.namespace() == expected
     assert scope().namespace() == '["extractive","m","p",5,[],[],""]'
+
+
+def test_the_same_question_waits_for_the_answer_under_way() -> None:
+    embedder = BagOfWordsEmbedder()
+    cache = AnswerCache(MemoryCache(), None, ttl_s=60)
+    query = Query("What is Ridge regression?", embedder)
+    assert cache.wait_for_answer(query, scope(), {"p1"}, timeout_s=0.1) is None  # none under way
+    got: list[object] = []
+    with cache.answering(query, scope()):
+        waiter = threading.Thread(
+            target=lambda: got.append(cache.wait_for_answer(query, scope(), {"p1"}))
+        )
+        waiter.start()
+        time.sleep(0.2)
+        assert waiter.is_alive() and not got  # still waiting for this answer
+        cache.store(query, scope(), answer(["p1"]))
+    waiter.join(5)
+    hit = got[0]
+    assert isinstance(hit, CacheHit) and hit.outcome == "hit" and hit.answer.passage_ids == ["p1"]
+    # An answer that was not stored (degraded, failed): the waiter works it out itself.
+    other = Query("What is Lasso?", embedder)
+    with cache.answering(other, scope()):
+        waiter = threading.Thread(
+            target=lambda: got.append(cache.wait_for_answer(other, scope(), {"p1"}))
+        )
+        waiter.start()
+    waiter.join(5)
+    assert got[1] is None

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -184,6 +186,20 @@ def test_cache_hit_and_ledger_rows(assistant: StudyAssistant) -> None:
     assert assistant.ledger.flush()
     summary = assistant.ledger.summary()["totals"]
     assert summary["queries"] >= 3 and summary["cache_hits"] >= 1
+
+
+def test_the_same_question_at_once_is_answered_once(assistant: StudyAssistant) -> None:
+    question = "How does dropout keep a network from overfitting?"
+    start = threading.Barrier(6)
+
+    def ask(n: int) -> str:
+        start.wait()
+        return assistant.ask(question, AskOptions(request_id=f"herd-{n}")).cache
+
+    with ThreadPoolExecutor(6) as pool:
+        outcomes = sorted(pool.map(ask, range(6)))
+    # One worked it out; the others waited for it and reused it, not six retrievals.
+    assert outcomes == ["hit"] * 5 + ["miss"], outcomes
 
 
 def test_uncovered_question(assistant: StudyAssistant) -> None:
