@@ -52,7 +52,7 @@ class HotAnswerMiddleware:
             await self.app(scope, receive, send)
             return
         body, disconnected = await _read_body(receive)
-        if not disconnected:
+        if not disconnected and _json_body(scope):
             response = await self._answer(scope, body)
             if response is not None:
                 await response(scope, receive, send)
@@ -104,6 +104,20 @@ def _counted(state: AppState, owner: str | None, answer: Answer) -> bool:
     if state.coach is None or not answer.citations:
         return False
     return bool(state.key_hashes) or owner is not None  # a key, or a learner id it knows
+
+
+def _json_body(scope: Scope) -> bool:
+    """Whether the route would read the body as JSON (FastAPI: no Content-Type, or
+    ``application/json`` / ``application/*+json``); anything else is its 422, and a
+    ``text/plain`` post, which a browser sends cross-site without asking, is never answered
+    here."""
+    value = next((v for k, v in scope["headers"] if k == b"content-type"), None)
+    if value is None:
+        return True
+    kind = value.split(b";", 1)[0].strip().lower()
+    return kind == b"application/json" or (
+        kind.startswith(b"application/") and kind.endswith(b"+json")
+    )
 
 
 async def _read_body(receive: Receive) -> tuple[bytes, bool]:

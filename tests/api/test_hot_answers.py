@@ -109,7 +109,7 @@ def test_without_hot_copies_a_forgotten_answer_is_a_miss(
 
 def test_hot_answers_keep_keys_and_rate_limits(corpus_index, embedder, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     settings = make_settings(
-        corpus_index, tmp_path, api_keys=["hot-key-1"], rate_limit_per_minute=3
+        corpus_index, tmp_path, api_keys=["hot-key-1"], rate_limit_per_minute=6
     )
     auth = {"Authorization": "Bearer hot-key-1"}
     with LiveServer(settings, embedder) as srv, httpx.Client(base_url=srv.url, timeout=60) as c:
@@ -121,10 +121,25 @@ def test_hot_answers_keep_keys_and_rate_limits(corpus_index, embedder, tmp_path:
         assert c.post("/v1/ask", json={"question": QUESTION}).status_code == 401
         wrong = c.post("/v1/ask", json={"question": QUESTION}, headers={"X-API-Key": "nope"})
         assert wrong.status_code == 401 and wrong.json()["error"]["type"] == "unauthorized"
+        # ... a body the route would not read as JSON is its 422, not a hot answer (a
+        # text/plain post is what a browser sends cross-site without a preflight) ...
+        for kind in ("text/plain", "application/x-www-form-urlencoded"):
+            raw = c.post(
+                "/v1/ask",
+                content=b'{"question": "' + QUESTION.encode() + b'"}',
+                headers={**auth, "Content-Type": kind},
+            )
+            assert raw.status_code == 422, (kind, raw.text)
+        typed = c.post(
+            "/v1/ask",
+            content=b'{"question": "' + QUESTION.encode() + b'"}',
+            headers={**auth, "Content-Type": "application/vnd.api+json; charset=utf-8"},
+        )
+        assert typed.status_code == 200 and typed.json()["cache"] == "hit"
         # ... and bad input is worded by the route (422), not served from the hot copy.
         bad = c.post("/v1/ask", json={"question": QUESTION, "k": 0}, headers=auth)
         assert bad.status_code == 422 and "k" in bad.text
-        # That was the third request of the minute (bad input counts too): the next is
+        # That was the sixth admitted request of the minute (bad input counts too): the next is
         # refused, hot answer or not, and once only (a hot path that declined and then the
         # route both counting would have refused it one request earlier).
         limited = c.post("/v1/ask", json={"question": QUESTION}, headers=auth)
