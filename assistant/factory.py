@@ -119,12 +119,14 @@ def make_generator(
 
 def make_cache(settings: Settings) -> tuple[Cache, SemanticLookup | None]:
     """(answer cache, semantic cache or None)."""
-    from assistant.cache import MemoryCache, RedisCache
+    from assistant.cache import MemoryCache
     from assistant.semantic_cache import SemanticCache
 
     cache: Cache
     semantic: SemanticLookup | None = None
     if settings.redis_url:
+        from assistant.redis_cache import RedisCache  # redis-py only when configured
+
         cache = RedisCache(settings.redis_url, timeout_s=settings.redis_timeout_s)
         if settings.semantic_cache:
             semantic = SemanticCache.redis(

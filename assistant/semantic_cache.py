@@ -1,7 +1,8 @@
 """Semantic answer cache: reuse the answer of an earlier, near-identical question.
 
 ``SemanticCache`` keeps every replica's entries in a local float32 matrix per
-namespace, so a lookup is one matrix product. With a ``RedisSemanticStore`` the
+namespace, so a lookup is one matrix product. With a ``RedisSemanticStore``
+(``assistant.redis_cache``) the
 replicas share entries through a Redis Stream: ``add`` appends to it (trimmed to
 about ``max_entries``) and each ``lookup`` first reads, without blocking, whatever
 other replicas appended since this one last looked. When Redis is down the local
@@ -15,15 +16,13 @@ from __future__ import annotations
 
 import logging
 import threading
-import uuid
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 
 from assistant.errors import ConfigError
 from assistant.lru import LRU
-from assistant.redis_guard import GuardedRedis
 from assistant.semantic_guard import refusal_reason
 
 logger = logging.getLogger(__name__)
@@ -141,6 +140,8 @@ class SemanticCache:
         prefix: str = "sa:",
         cooldown_s: float = 1.0,
     ) -> SemanticCache:
+        from assistant.redis_cache import RedisSemanticStore  # redis-py only when configured
+
         store = RedisSemanticStore(
             url, timeout_s=timeout_s, prefix=prefix, max_entries=max_entries, cooldown_s=cooldown_s
         )
@@ -202,75 +203,3 @@ class SemanticCache:
     def close(self) -> None:
         if self.store is not None:
             self.store.close()
-
-
-class RedisSemanticStore(GuardedRedis):
-    """Shares semantic entries through one Redis Stream; never raises on Redis failures."""
-
-    def __init__(
-        self,
-        url: str,
-        *,
-        timeout_s: float = 0.25,
-        prefix: str = "sa:",
-        max_entries: int = 5000,
-        cooldown_s: float = 1.0,
-        page_size: int = 500,
-    ) -> None:
-        super().__init__(url, "semantic cache", timeout_s=timeout_s, cooldown_s=cooldown_s)
-        self._stream = f"{prefix}semantic"
-        self._max_entries = max_entries
-        self._page_size = page_size
-        self._origin = uuid.uuid4().hex.encode()  # to skip our own entries when reading
-        self._last_id: bytes = b"0-0"  # a new replica first reads the whole stream
-        self._pull_lock = threading.Lock()
-
-    def publish(self, entry: SemanticEntry) -> None:
-        fields: dict[Any, Any] = {
-            "k": entry.key,
-            "ns": entry.namespace,
-            "q": entry.question,
-            "v": entry.vector.astype("<f4").tobytes(),
-            "o": self._origin,
-        }
-        self._call(
-            lambda r: r.xadd(self._stream, fields, maxlen=self._max_entries, approximate=True),
-            None,
-        )
-
-    def pull(self) -> list[SemanticEntry]:
-        # One reader at a time; a concurrent lookup just uses the mirror as it is.
-        if not self._pull_lock.acquire(blocking=False):
-            return []
-        try:
-            entries: list[SemanticEntry] = []
-            while True:
-                page: Any = self._call(self._read_page, None)
-                if not page:
-                    return entries
-                messages: list[tuple[bytes, dict[bytes, bytes]]] = page[0][1]
-                for message_id, fields in messages:
-                    self._last_id = message_id
-                    entry = self._decode(fields)
-                    if entry is not None:
-                        entries.append(entry)
-                if len(messages) < self._page_size:
-                    return entries
-        finally:
-            self._pull_lock.release()
-
-    def _read_page(self, client: Any) -> Any:
-        # RESP2 reply: [[stream, [(id, {field: value}), ...]]], or None when nothing is new.
-        return client.xread({self._stream: self._last_id}, count=self._page_size)
-
-    def _decode(self, fields: dict[bytes, bytes]) -> SemanticEntry | None:
-        if fields.get(b"o") == self._origin:
-            return None
-        try:
-            vector = np.frombuffer(fields[b"v"], dtype="<f4").astype(np.float32)
-            return SemanticEntry(
-                fields[b"k"].decode(), fields[b"ns"].decode(), fields[b"q"].decode(), _unit(vector)
-            )
-        except (KeyError, ValueError, UnicodeDecodeError) as exc:
-            logger.warning("semantic cache: skipped a malformed stream entry: %s", exc)
-            return None

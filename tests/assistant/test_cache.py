@@ -9,8 +9,9 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from assistant.cache import MemoryCache, RedisCache, exact_key, normalize_question
+from assistant.cache import MemoryCache, exact_key, normalize_question
 from assistant.errors import ConfigError
+from assistant.redis_cache import RedisCache
 from tests.assistant.own_redis import RedisProcess, running_redis
 
 TIMEOUT_S = 0.2
