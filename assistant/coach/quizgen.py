@@ -7,6 +7,7 @@ across rebuilds as long as the passage that answers them is unchanged. No model 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import re
@@ -94,25 +95,32 @@ def name_variants(name: str) -> list[str]:
     return [v for v in dict.fromkeys(out) if len(v) >= 2]
 
 
+@functools.lru_cache(maxsize=8192)
+def _pattern(template: str, value: str, flags: int = 0) -> re.Pattern[str]:
+    """``template`` with ``value`` escaped into it, compiled once: a build asks thousands
+    of times for a few hundred names, more than ``re``'s own cache of 512 holds."""
+    return re.compile(template.format(re.escape(value)), flags)
+
+
+_WHOLE = "(?<![A-Za-z0-9]){}(?![A-Za-z0-9])"
+
+
 def mentions(text: str, name: str) -> bool:
     low = text.lower()
-    return any(
-        re.search(rf"(?<![A-Za-z0-9]){re.escape(v.lower())}(?![A-Za-z0-9])", low)
-        for v in name_variants(name)
-    )
+    return any(_pattern(_WHOLE, v.lower()).search(low) for v in name_variants(name))
 
 
 def _mask(text: str, name: str) -> str:
     """Hide the topic's name, its variants and their word stems ("policy-gradient")."""
     for v in sorted(name_variants(name), key=len, reverse=True):
-        text = re.sub(rf"(?<![A-Za-z0-9]){re.escape(v)}(?![A-Za-z0-9])", "this", text, flags=re.I)
+        text = _pattern(_WHOLE, v, re.I).sub("this", text)
     stems = {
         w.lower().rstrip("s")[:6]
         for w in _WORD.findall(name)
         if len(w) >= 6 and w.lower().rstrip("s") not in _GENERIC
     }
     for stem in stems:
-        text = re.sub(rf"\b{re.escape(stem)}[A-Za-z-]*", "…", text, flags=re.I)
+        text = _pattern(r"\b{}[A-Za-z-]*", stem, re.I).sub("…", text)
     return text
 
 
@@ -167,11 +175,11 @@ def _cloze_term(sentence: str, topic: str) -> str | None:
 def _synonyms(sentence: str, term: str) -> list[str]:
     """ "ordinary least squares (OLS)" gives OLS <-> ordinary least squares."""
     out = [term]
-    m = re.search(rf"([A-Za-z][A-Za-z -]{{3,60}}?)\s*\({re.escape(term)}\)", sentence)
+    m = _pattern(r"([A-Za-z][A-Za-z -]{{3,60}}?)\s*\({}\)", term).search(sentence)
     if m:
         words = m.group(1).split()
         out.append(" ".join(words[-len(term.rstrip("s")) :]))
-    m = re.search(rf"{re.escape(term)}\s*\(([^)]{{3,60}})\)", sentence)
+    m = _pattern(r"{}\s*\(([^)]{{3,60}})\)", term).search(sentence)
     if m:
         out.append(m.group(1))
     return out
