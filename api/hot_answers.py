@@ -7,7 +7,8 @@ body, and when the question is one this process holds the answer to
 (``assistant.hot_path.answer_at_once``), the caller's key and rate limit are checked
 without I/O (``api.deps.client_at_once``, ``admit_at_once``: counted once, and only when
 answered here) and its conversation owner is known without a query (``owner_at_once``),
-it answers at once. In every other case, including every error,
+it answers at once, as JSON or, with ``stream: true``, as the three events the route
+sends for a hit (meta, one delta, done). In every other case, including every error,
 the request goes on to the route with its body intact, and the route decides and words
 the outcome exactly as before: the hot path only ever answers 200.
 
@@ -23,6 +24,7 @@ from typing import Any
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.deps import AppState, admit_at_once, client_at_once
@@ -30,6 +32,7 @@ from api.fastjson import FastJSONResponse
 from api.routes.ask import options_for
 from api.routes.coach import count_asked
 from api.routes.conversations import Undecided, owner_at_once
+from api.routes.sse import SSE_HEADERS, sse
 from api.schemas import AskRequest
 from assistant.errors import AssistantError
 from assistant.hot_path import HotAnswer, answer_at_once
@@ -59,7 +62,7 @@ class HotAnswerMiddleware:
                 return
         await self.app(scope, _replay(body, disconnected, receive), send)
 
-    async def _answer(self, scope: Scope, raw: bytes) -> FastJSONResponse | None:
+    async def _answer(self, scope: Scope, raw: bytes) -> Response | None:
         state: AppState | None = getattr(scope["app"].state, "assistant_state", None)
         if state is None:
             return None
@@ -67,8 +70,6 @@ class HotAnswerMiddleware:
             body = AskRequest.model_validate_json(raw)
         except ValidationError:
             return None  # the route says what is wrong (422)
-        if body.stream:
-            return None
         request = Request(scope)
         client = client_at_once(state, request)
         if client is None:
@@ -88,6 +89,13 @@ class HotAnswerMiddleware:
         if _counted(state, owner, answer):  # a database write: not on the event loop
             await run_in_threadpool(count_asked, state, request, client.key_id, answer)
         scope["route"] = self.route
+        if body.stream:  # the events the route would send for a hit: meta, one delta, done
+            events = (
+                sse("meta", hot.meta.to_json())
+                + sse("delta", {"text": answer.answer})
+                + sse("done", answer.to_json())
+            )
+            return Response(events, media_type="text/event-stream", headers=SSE_HEADERS)
         return FastJSONResponse(answer.to_json())
 
 

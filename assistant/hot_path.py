@@ -23,7 +23,7 @@ from assistant.generation.rewrite import rewrite_follow_up
 from assistant.ids import new_id
 from assistant.service import AskOptions, StudyAssistant
 from assistant.turn_keeper import Turn, TurnKeeper, settled
-from assistant.types import Answer
+from assistant.types import Answer, Meta
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +32,7 @@ class HotAnswer:
 
     answer: Answer
     writes: list[Write]
+    meta: Meta  # the first event of a streamed answer, as ask_events would give it
     turn: Turn
     keeper: TurnKeeper
     saved_usd: float  # what the answer cost when it was generated
@@ -67,4 +68,5 @@ def answer_at_once(assistant: StudyAssistant, question: str, opts: AskOptions) -
     turn = Turn(conv, question, standalone, opts.key_id, opts.endpoint)
     answer = info.reuse(cached, "hit")
     writes = assistant.keeper.writes(turn, answer)
-    return HotAnswer(answer, writes, turn, assistant.keeper, cached.usage.cost_usd)
+    meta = info.meta("hit", cached.backend, cached.model)
+    return HotAnswer(answer, writes, meta, turn, assistant.keeper, cached.usage.cost_usd)

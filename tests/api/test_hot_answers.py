@@ -7,6 +7,7 @@ has the row, the learner's progress counts it. Real Redis, SQLite and uvicorn.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,24 @@ def test_a_hot_answer_keeps_the_turn_the_rating_the_cost_and_the_progress(
         assert len(list(store.scan_iter("sa:conv:*"))) == 1
         assert len(list(store.scan_iter("sa:answered:*"))) == 1
 
+        # Streamed, the same answer comes as the route sends a hit: meta, one delta, done.
+        streamed = httpx.post(
+            srv.url + "/v1/ask",
+            json={"question": QUESTION, "stream": True},
+            headers={"X-Learner-Id": learner},
+            timeout=60,
+        )
+        assert streamed.headers["content-type"].startswith("text/event-stream")
+        events = [
+            (block.split("\n")[0].removeprefix("event: "), json.loads(block.split("data: ", 1)[1]))
+            for block in streamed.text.strip().split("\n\n")
+        ]
+        assert [name for name, _ in events] == ["meta", "delta", "done"]
+        meta, delta, done = (data for _, data in events)
+        assert meta["cache"] == done["cache"] == "hit" and delta["text"] == done["answer"]
+        assert meta["request_id"] == done["request_id"] != hot["request_id"]
+        assert done["answer"] == first["answer"] and done["citations"] == first["citations"]
+
         follow = ask(
             srv, learner, "and when is Ridge better?", conversation_id=hot["conversation_id"]
         )
@@ -91,7 +110,7 @@ def test_a_hot_answer_keeps_the_turn_the_rating_the_cost_and_the_progress(
         ).fetchone()
     assert (question, answer) == (QUESTION, hot["answer"])  # the answered turn was remembered
     assert cache == "hit" and saved == first["usage"]["cost_usd"]
-    counted = [first, hot, follow]
+    counted = [first, hot, done, follow]
     assert sum(p["questions_asked"] for p in progress) == sum(bool(a["citations"]) for a in counted)
 
 
