@@ -30,7 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.deps import AppState, admit_at_once, client_at_once
 from api.fastjson import FastJSONResponse
 from api.routes.ask import options_for
-from api.routes.coach import count_asked
+from api.routes.coach import asked_by, count_for
 from api.routes.conversations import Undecided, owner_at_once
 from api.routes.sse import SSE_HEADERS, sse
 from api.schemas import AskRequest
@@ -86,8 +86,10 @@ class HotAnswerMiddleware:
         if hot is None or not admit_at_once(state, client):
             return None  # counted only when served: the route counts the others once
         answer = await _settle(state, hot)
-        if _counted(state, owner, answer):  # a database write: not on the event loop
-            await run_in_threadpool(count_asked, state, request, client.key_id, answer)
+        # No query here: owner_at_once found the learner id already.
+        learner = asked_by(state, request, client.key_id, answer)
+        if learner is not None and state.coach is not None:  # a write: off the event loop
+            await run_in_threadpool(count_for, state.coach, learner, answer)
         scope["route"] = self.route
         if body.stream:  # the events the route would send for a hit: meta, one delta, done
             events = (
@@ -105,13 +107,6 @@ async def _settle(state: AppState, hot: HotAnswer) -> Answer:
     if not committed.done():
         await asyncio.wrap_future(committed)
     return hot.settle(stored=state.assistant.answers.healthy)
-
-
-def _counted(state: AppState, owner: str | None, answer: Answer) -> bool:
-    """Whether ``count_asked`` would count this answer (then it writes to the database)."""
-    if state.coach is None or not answer.citations:
-        return False
-    return bool(state.key_hashes) or owner is not None  # a key, or a learner id it knows
 
 
 def _json_body(scope: Scope) -> bool:

@@ -101,9 +101,6 @@ class AnswerRecall:
     def _key(owner: str, request_id: str) -> str:
         return "answered:" + exact_key("answered", owner, request_id)
 
-    def remember(self, owner: str, question: str, answer: Answer) -> None:
-        self.cache.set(*self.write(owner, question, answer))
-
     def write(self, owner: str, question: str, answer: Answer) -> Write:
         """The cache write that remembers this answered turn."""
         value = {

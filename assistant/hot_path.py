@@ -14,13 +14,10 @@ cost several times ``/health``.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 from assistant.cache import Write
-from assistant.compose import RequestInfo, Timings
-from assistant.generation.rewrite import rewrite_follow_up
-from assistant.ids import new_id
+from assistant.compose import Timings
 from assistant.service import AskOptions, StudyAssistant
 from assistant.turn_keeper import Turn, TurnKeeper, settled
 from assistant.types import Answer, Meta
@@ -55,18 +52,11 @@ def answer_at_once(assistant: StudyAssistant, question: str, opts: AskOptions) -
         # A continued conversation is read from the store first; a cache known to be
         # down is left to the ordinary path, which says so (degraded) at once.
         return None
-    started = time.perf_counter()
-    question = assistant.validate(question, "question", opts.k)
-    snap = assistant.snapshot
-    conv = assistant.conversations.open(opts.owner or opts.key_id, keep=bool(opts.owner))
-    standalone = rewrite_follow_up(question, conv.history, assistant.generator)
-    _, scope = assistant.answer_scope(opts, conv, condensed=standalone != question)
-    cached = assistant.answers.peek(standalone, scope, snap.chunk_ids)
+    p = assistant.prepare(question, opts)
+    cached = assistant.answers.peek(p.query.text, p.scope, p.snap.chunk_ids)
     if cached is None:
         return None
-    info = RequestInfo(opts.request_id or new_id(), conv.id, snap.version, started)
-    turn = Turn(conv, question, standalone, opts.key_id, opts.endpoint)
-    answer = info.reuse(cached, "hit")
-    writes = assistant.keeper.writes(turn, answer)
-    meta = info.meta("hit", cached.backend, cached.model)
-    return HotAnswer(answer, writes, meta, turn, assistant.keeper, cached.usage.cost_usd)
+    answer = p.info.reuse(cached, "hit")
+    writes = assistant.keeper.writes(p.turn, answer)
+    meta = p.info.meta("hit", cached.backend, cached.model)
+    return HotAnswer(answer, writes, meta, p.turn, assistant.keeper, cached.usage.cost_usd)

@@ -48,7 +48,7 @@ from assistant.roadmap import Roadmap, material_by_phase
 from assistant.searcher import KEEP_RATIO, IndexSearcher, Query, relevant_hits
 from assistant.snapshot import IndexSnapshot
 from assistant.support import SupportCheck
-from assistant.turn_keeper import Turn, TurnKeeper, settled
+from assistant.turn_keeper import Prepared, Turn, TurnKeeper, settled
 from assistant.types import Answer, AskEvent, Chunk, Delta, Done, Generation, SearchHit
 
 logger = logging.getLogger(__name__)
@@ -222,16 +222,8 @@ class StudyAssistant:
     def ask_events(self, question: str, opts: AskOptions | None = None) -> Iterator[AskEvent]:
         """Meta, then Delta*, then Done(answer): the stages of one answer, in order."""
         opts = opts or AskOptions(k=self.top_k)
-        started = time.perf_counter()
-        question = self.searcher.validate(question, "question", opts.k)
-        snap = self.searcher.snapshot  # this request's version, even if a reload swaps it
-        conv = self.conversations.open(
-            opts.owner or opts.key_id, opts.conversation_id, opts.history, keep=bool(opts.owner)
-        )
-        standalone = rewrite_follow_up(question, conv.history, self.generator)
-        query = self.searcher.query(standalone)
-        sampling, scope = self.answer_scope(opts, conv, condensed=standalone != question)
-        info = RequestInfo(opts.request_id or new_id(), conv.id, snap.version, started)
+        p = self.prepare(question, opts)
+        query, scope, snap, info = p.query, p.scope, p.snap, p.info
         hit = self.answers.lookup(query, scope, snap.chunk_ids)
         if hit is None:  # the same question may be being answered right now
             hit = self.answers.wait_for_answer(query, scope, snap.chunk_ids)
@@ -246,8 +238,9 @@ class StudyAssistant:
             with self.answers.answering(query, scope):
                 passages, scores = self._retrieve(snap, query, opts, timings)
                 yield info.meta("miss", self.generator.backend, self.generator.model)
+                history = p.turn.conversation.history
                 written = yield from self._write(
-                    standalone, passages, conv.history, timings, sampling
+                    p.turn.standalone, passages, history, timings, p.sampling
                 )
                 answer = compose_answer(
                     written, passages, scores, info,
@@ -256,24 +249,31 @@ class StudyAssistant:
                 if passages and not answer.degraded:
                     # Degraded answers are not cached: the real backend should answer next time.
                     self.answers.store(query, scope, answer)
-            saved, embed_tokens = 0.0, self.embedder.count_tokens(standalone)
+            saved, embed_tokens = 0.0, self.embedder.count_tokens(p.turn.standalone)
         timings.embed_ms = query.embed_ms
-        turn = Turn(conv, question, standalone, opts.key_id, opts.endpoint)
-        self.cache.set_many(self.keeper.writes(turn, answer))
+        self.cache.set_many(self.keeper.writes(p.turn, answer))
         answer = settled(answer, stored=self.answers.healthy)
-        self.keeper.record(turn, answer, timings, saved, embed_tokens)
+        self.keeper.record(p.turn, answer, timings, saved, embed_tokens)
         yield Done(answer)
 
-    def answer_scope(
-        self, opts: AskOptions, conv: Conversation, *, condensed: bool
-    ) -> tuple[Sampling, CacheScope]:
-        """How to sample, and what the answer depends on besides the question."""
+    def prepare(self, question: str, opts: AskOptions) -> Prepared:
+        """What every way of answering needs first: the validated question, the served
+        version, the conversation, the standalone question, sampling and cache scope."""
+        started = time.perf_counter()
+        question = self.searcher.validate(question, "question", opts.k)
+        snap = self.searcher.snapshot  # this request's version, even if a reload swaps it
+        conv = self.conversations.open(
+            opts.owner or opts.key_id, opts.conversation_id, opts.history, keep=bool(opts.owner)
+        )
+        standalone = rewrite_follow_up(question, conv.history, self.generator)
         server = Sampling(self.max_tokens, self.temperature)
         sampling = Sampling.of(opts.max_tokens, opts.temperature, opts.instructions, server=server)
-        scope = self._scope(opts, conv, condensed=condensed)
+        scope = self._scope(opts, conv, condensed=standalone != question)
         if sampling != server:  # the client's own limit, temperature or instructions
             scope = replace(scope, generation_digest=CacheScope.generation(sampling))
-        return sampling, scope
+        info = RequestInfo(opts.request_id or new_id(), conv.id, snap.version, started)
+        turn = Turn(conv, question, standalone, opts.key_id, opts.endpoint)
+        return Prepared(snap, self.searcher.query(standalone), sampling, scope, info, turn)
 
     # ---------------------------------------------------------------- stages
     def _scope(self, opts: AskOptions, conv: Conversation, *, condensed: bool) -> CacheScope:

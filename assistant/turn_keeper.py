@@ -12,11 +12,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from assistant.answer_cache import CacheScope
+from assistant.answer_writer import Sampling
 from assistant.cache import Write
-from assistant.compose import Timings, cost_row
+from assistant.compose import RequestInfo, Timings, cost_row
 from assistant.conversation_store import Conversation, ConversationStore
 from assistant.feedback import AnswerRecall
 from assistant.protocols import CostLedger
+from assistant.searcher import Query
+from assistant.snapshot import IndexSnapshot
 from assistant.types import Answer
 
 
@@ -29,6 +33,18 @@ class Turn:
     standalone: str  # what was retrieved and answered for (the follow-up condensed)
     key_id: str  # who pays in the ledger, and owns the answered turn
     endpoint: str  # ask | chat | cli | eval
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """One question made ready to be looked up or answered (``StudyAssistant.prepare``)."""
+
+    snap: IndexSnapshot  # the index version this request keeps, even if a reload swaps it
+    query: Query  # the standalone question; its vector is computed on first use
+    sampling: Sampling
+    scope: CacheScope
+    info: RequestInfo
+    turn: Turn
 
 
 class TurnKeeper:

@@ -75,26 +75,36 @@ def get_learner(request: Request, response: Response, client: ClientDep, state: 
 LearnerDep = Annotated[str, Depends(get_learner)]
 
 
-def count_asked(state: Any, request: Request, key_id: str, answer: Answer) -> None:
-    """Count a question under the roadmap phase its answer cites (progress shows it).
-
-    The learner is the key, or a learner id this server issued; anonymous callers
-    without one are not counted. Never fails the answer: counting is best effort.
-    """
+def asked_by(state: Any, request: Request, key_id: str, answer: Answer) -> str | None:
+    """The learner a question counts for in progress: the key, or a learner id this server
+    issued; None for anonymous callers without one, and for answers that cite nothing.
+    No query when the learner id was found before (``SqlCoachStore.remembered``)."""
     coach: StudyCoach | None = state.coach
     if coach is None or not answer.citations:
-        return
+        return None
+    if state.key_hashes:
+        return f"key:{key_id}"
+    known = coach.store.known_learner(request.headers.get(LEARNER_HEADER, ""))
+    return f"learner:{known}" if known else None
+
+
+def count_for(coach: StudyCoach, learner: str, answer: Answer) -> None:
+    """Count the question under the roadmap phase its answer cites; best effort."""
     try:
-        if state.key_hashes:
-            learner = f"key:{key_id}"
-        else:
-            known = coach.store.known_learner(request.headers.get(LEARNER_HEADER, ""))
-            if known is None:
-                return
-            learner = f"learner:{known}"
         coach.count_question(learner, answer.citations[0].phases)
     except SQLAlchemyError as exc:
         logger.warning("question not counted for progress: %s", exc)
+
+
+def count_asked(state: Any, request: Request, key_id: str, answer: Answer) -> None:
+    """Count a question for its learner (``asked_by``); never fails the answer."""
+    try:
+        learner = asked_by(state, request, key_id, answer)
+    except SQLAlchemyError as exc:
+        logger.warning("question not counted for progress: %s", exc)
+        return
+    if learner is not None and state.coach is not None:
+        count_for(state.coach, learner, answer)
 
 
 def _coach(coach: StudyCoach | None) -> StudyCoach:

@@ -64,10 +64,10 @@ def conversation_owner(state: AppState, request: Request, client: Client) -> str
     Anonymous callers and public keys are many people: only an issued learner id tells
     them apart, so without one they own nothing (their conversations stay in the cache).
     """
-    if state.key_hashes and not client.public:
-        return client.key_id
-    if state.coach is None:
-        return None
+    owner = owner_at_once(state, request, client)
+    if not isinstance(owner, Undecided):
+        return owner
+    assert state.coach is not None  # owner_at_once is undecided only about learner ids
     learner = state.coach.store.known_learner(request.headers.get(LEARNER_HEADER, ""))
     return _learner_owner(client, learner) if learner else None
 
