@@ -45,6 +45,12 @@ class Settings(BaseSettings):
     )
     url_timeout_s: float = Field(15.0, gt=0, description="Per-URL fetch timeout in seconds.")
     url_max_bytes: int = Field(10_000_000, gt=0, description="Largest URL response accepted.")
+    url_refresh_s: float = Field(
+        86_400.0, ge=0, description="Use a URL's cached copy without asking the network this long."
+    )
+    url_retry_s: float = Field(
+        600.0, ge=0, description="Retry a URL the network failed (no cached copy) after this long."
+    )
     max_file_bytes: int = Field(50_000_000, gt=0, description="Largest corpus file accepted.")
 
     # --- embeddings and chunking --------------------------------------------------------

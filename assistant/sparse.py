@@ -10,19 +10,22 @@ from pathlib import Path
 import numpy as np
 import Stemmer
 
-if "numba" in sys.modules:
-    import bm25s
-else:
-    # bm25s imports numba when it is installed (ranx brings it) for a backend that BM25 here
-    # never uses (its default is numpy): 0.3 s of every `assistant ask`. Hide it meanwhile;
-    # numba imports normally afterwards, for whoever needs it.
-    sys.modules["numba"] = None  # type: ignore[assignment]
-    try:
-        import bm25s
-    finally:
-        del sys.modules["numba"]
-
 from assistant.errors import IndexCorruptError
+
+# bm25s imports numba and scipy.sparse when they are installed (ranx brings numba,
+# sentence-transformers scipy), for a scoring backend and a matrix format that BM25 here
+# never uses (its defaults are numpy): 0.3 s and 0.2 s of every `assistant ask` or build.
+# Hide each one meanwhile, unless already imported; it imports normally afterwards, for
+# whoever needs it.
+_HIDDEN = [m for m in ("numba", "scipy") if m not in sys.modules]
+for _name in _HIDDEN:
+    sys.modules[_name] = None  # type: ignore[assignment]
+try:
+    import bm25s
+finally:
+    for _name in _HIDDEN:
+        del sys.modules[_name]
+
 
 logger = logging.getLogger(__name__)
 # bm25s sets its own logger to DEBUG when imported: its progress chatter is not for users.

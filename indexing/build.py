@@ -208,6 +208,8 @@ def _build_locked(
     t0 = time.perf_counter()
 
     resolved = resolve_sources(options.corpus)
+    if fetcher is not None:  # all URL sources at once; the load stage then takes each in turn
+        fetcher.prefetch([i.url for i in resolved.items if i.url is not None])
     # The tokenizer and the model's shape come from its files: nothing loads the model
     # (or torch) unless some chunk below needs a vector.
     chunker = TokenChunker(embedder.tokenizer, chunk_size, chunk_overlap)

@@ -14,12 +14,14 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-import httpx
+from typing import TYPE_CHECKING
 
 from assistant.errors import AssistantError, ConfigError
 from indexing.url_cache import CacheEntry, UrlCache
 from indexing.url_policy import AddressPolicy
+
+if TYPE_CHECKING:
+    import httpx
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +74,12 @@ class UrlFetcher:
         max_bytes: int = 10_000_000,
         max_redirects: int = 5,
         transport: httpx.BaseTransport | None = None,
+        refresh_s: float = 0.0,
+        retry_s: float = 0.0,
     ) -> None:
+        """``refresh_s``: a cached copy younger than this is used without the network (0:
+        always revalidate). ``retry_s``: a URL the network failed, with no cached copy, is
+        not tried again for this long (0: every time)."""
         if timeout_s <= 0:
             raise ConfigError(f"timeout_s must be > 0, got {timeout_s}")
         if max_bytes <= 0:
@@ -84,22 +91,38 @@ class UrlFetcher:
         self.timeout_s = timeout_s
         self.max_bytes = max_bytes
         self.max_redirects = max_redirects
-        # No keep-alive: the pool is keyed by the pinned IP alone, so a kept connection could
-        # carry a request for another hostname over TLS verified for the first one.
-        transport = transport or httpx.HTTPTransport(
-            limits=httpx.Limits(max_keepalive_connections=0)
-        )
-        # trust_env=False: an environment proxy would connect on our behalf, past the checks.
-        self._client = httpx.Client(
-            transport=transport,
-            follow_redirects=False,
-            trust_env=False,
-            timeout=timeout_s,
-            headers={"User-Agent": USER_AGENT},
-        )
+        self.refresh_s = refresh_s
+        self.retry_s = retry_s
+        self._prefetched: dict[str, FetchedPage | FetchError] = {}
+        self._transport = transport
+        self._http: httpx.Client | None = None  # made on the first fetch: a corpus of
+        # files alone never imports httpx nor builds a TLS context (a CLI build's start)
+
+    @property
+    def _client(self) -> httpx.Client:
+        if self._http is None:
+            import httpx
+
+            # No keep-alive: the pool is keyed by the pinned IP alone, so a kept connection
+            # could carry a request for another hostname over TLS verified for the first one.
+            transport = self._transport or httpx.HTTPTransport(
+                limits=httpx.Limits(max_keepalive_connections=0)
+            )
+            # trust_env=False: an environment proxy would connect on our behalf, past the checks.
+            self._http = httpx.Client(
+                transport=transport,
+                follow_redirects=False,
+                trust_env=False,
+                timeout=self.timeout_s,
+                headers={"User-Agent": USER_AGENT},
+            )
+        return self._http
 
     def close(self) -> None:
-        self._client.close()
+        if self._http is not None:
+            self._http.close()
+        elif self._transport is not None:
+            self._transport.close()
 
     def __enter__(self) -> UrlFetcher:
         return self
@@ -107,13 +130,50 @@ class UrlFetcher:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    def prefetch(self, urls: Sequence[str], workers: int = 8) -> None:
+        """Fetch ``urls`` at once, ``workers`` at a time; ``fetch`` then hands each result
+        over. A build waits for its slowest URL instead of the sum of them all."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._prefetched.clear()  # what an earlier build left unclaimed is stale now
+        todo = list(dict.fromkeys(urls))
+        if not todo:
+            return
+
+        def one(url: str) -> FetchedPage | FetchError:
+            try:
+                return self._fetch_now(url)
+            except FetchError as exc:
+                return exc
+
+        with ThreadPoolExecutor(max_workers=max(1, min(workers, len(todo)))) as pool:
+            self._prefetched.update(zip(todo, pool.map(one, todo), strict=True))
+
     def fetch(self, url: str) -> FetchedPage:
         """Download ``url`` (revalidating a cached copy); raise FetchError when it cannot."""
+        done = self._prefetched.pop(url, None)
+        if isinstance(done, FetchError):
+            raise done
+        return done if done is not None else self._fetch_now(url)
+
+    def _fetch_now(self, url: str) -> FetchedPage:
         cached = self.cache.get(url)
+        now = time.time()
+        if cached is not None and now - cached[0].fetched_at < self.refresh_s:
+            entry, body = cached  # fresh: the network is not asked
+            return FetchedPage(url, entry.final_url, entry.content_type, body, True, entry.status)
+        failed = self.cache.failure(url) if cached is None and self.retry_s > 0 else None
+        if failed is not None and now - failed.at < self.retry_s:
+            raise FetchError(
+                f"{failed.reason} (at {time.strftime('%H:%M:%S', time.localtime(failed.at))}; "
+                f"tried again after {self.retry_s:g} s, or now with --refresh-urls)",
+                url=url,
+            )
         try:
-            return self._fetch_live(url, cached)
+            page = self._fetch_live(url, cached)
         except _Unreachable as exc:
             if cached is None:
+                self.cache.put_failure(url, exc.reason)
                 raise FetchError(exc.reason, url=url, status=exc.status) from exc
             entry, body = cached
             logger.warning(
@@ -123,6 +183,8 @@ class UrlFetcher:
                 time.ctime(entry.fetched_at),
             )
             return FetchedPage(url, entry.final_url, entry.content_type, body, True, entry.status)
+        self.cache.clear_failure(url)
+        return page
 
     def _fetch_live(self, url: str, cached: tuple[CacheEntry, bytes] | None) -> FetchedPage:
         deadline = time.monotonic() + self.timeout_s
@@ -171,6 +233,8 @@ class UrlFetcher:
 
     def _checked(self, current: str, *, requested: str) -> tuple[httpx.URL, list[str]]:
         """Parse ``current``, check its scheme and every address its host resolves to."""
+        import httpx
+
         try:
             target = httpx.URL(current)
         except (httpx.InvalidURL, TypeError, ValueError) as exc:
@@ -202,6 +266,8 @@ class UrlFetcher:
         self, target: httpx.URL, addresses: list[str], headers: dict[str, str], deadline: float
     ) -> httpx.Response:
         """Send the request to a checked address of the host, trying each until one connects."""
+        import httpx
+
         host = target.raw_host.decode("ascii")
         is_literal = host in addresses
         if not is_literal:
@@ -234,6 +300,8 @@ class UrlFetcher:
 
     def _read_body(self, response: httpx.Response, deadline: float, url: str) -> bytes:
         """Stream the body, stopping at ``max_bytes`` and at the deadline."""
+        import httpx
+
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_bytes:
             raise FetchError(

@@ -6,8 +6,9 @@ in the manifest. The next build reads each file's bytes once and hashes them
 again (seconds for a large HTML tree), from those same bytes. Size and mtime are recorded too, and a file whose mtime moved but
 whose bytes did not counts as ``touched``. The hash decides, not the mtime: an edit
 that keeps the size and restores the mtime is still seen. URL sources are always
-loaded (the fetcher's HTTP cache makes that cheap). Vectors are reused by chunk
-content hash, so a moved or copied passage is not embedded again either.
+loaded (from the fetcher's cache, without the network while a copy is fresh). Vectors
+are reused by chunk content hash, so a moved or copied passage is not embedded again
+either.
 """
 
 from __future__ import annotations

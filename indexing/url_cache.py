@@ -1,7 +1,10 @@
 """On-disk cache of fetched URLs: body + JSON metadata (no pickle), keyed by sha256 of the URL.
 
-Lets the build revalidate with ETag / Last-Modified and keep working offline. Entries are
-written atomically and checked on read; a damaged entry is ignored, never trusted.
+Lets the build revalidate with ETag / Last-Modified, skip the network while a copy is
+fresh, and keep working offline. A URL the network failed (with no copy to fall back on)
+is remembered too (``<key>.failed.json``), so the next builds need not wait on it again.
+Entries are written atomically and checked on read; a damaged entry is ignored, never
+trusted.
 """
 
 from __future__ import annotations
@@ -37,6 +40,15 @@ class CacheEntry:
     size: int  # bytes
 
 
+@dataclass(slots=True)
+class Failure:
+    """The network's last failure for a URL with no cached copy."""
+
+    url: str
+    reason: str
+    at: float  # unix seconds
+
+
 class UrlCache:
     """One directory of ``<sha256(url)>.json`` + ``<sha256(url)>.body`` pairs."""
 
@@ -46,6 +58,33 @@ class UrlCache:
     def _paths(self, url: str) -> tuple[Path, Path]:
         key = hashlib.sha256(url.encode("utf-8")).hexdigest()
         return self.root / f"{key}.json", self.root / f"{key}.body"
+
+    def _failure_path(self, url: str) -> Path:
+        return self.root / f"{hashlib.sha256(url.encode('utf-8')).hexdigest()}.failed.json"
+
+    def failure(self, url: str) -> Failure | None:
+        """When and why the network last failed ``url``; None if it has not (or since)."""
+        try:
+            raw: Any = json.loads(self._failure_path(url).read_text("utf-8"))
+            failed = Failure(url=raw["url"], reason=raw["reason"], at=float(raw["at"]))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, TypeError, KeyError) as exc:
+            logger.warning("ignoring damaged URL failure record for %s: %s", url, exc)
+            return None
+        return failed if failed.url == url else None
+
+    def put_failure(self, url: str, reason: str) -> None:
+        record = {"url": url, "reason": reason, "at": time.time()}
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            _write_atomic(self._failure_path(url), json.dumps(record).encode("utf-8"))
+        except OSError as exc:  # costs a retry next build, not this one
+            logger.warning("could not record the failure of %s: %s", url, exc)
+
+    def clear_failure(self, url: str) -> None:
+        with contextlib.suppress(OSError):
+            self._failure_path(url).unlink(missing_ok=True)
 
     def get(self, url: str) -> tuple[CacheEntry, bytes] | None:
         """The entry and body for ``url``, or None when absent or damaged."""

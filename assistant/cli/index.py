@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from assistant.cli.common import emit, on_terminal, settings_with
+from assistant.cli.common import emit, on_terminal, settings_with, settle
 from assistant.errors import BadInputError
 
 
@@ -45,6 +45,12 @@ def index() -> None:
 )
 @click.option("--wait", is_flag=True, help="Wait for a running build instead of exiting.")
 @click.option(
+    "--refresh-urls",
+    is_flag=True,
+    help="Ask the network for every URL source now (default: a copy younger than "
+    "ASSISTANT_URL_REFRESH_S is used as it is; a failure is retried after ASSISTANT_URL_RETRY_S).",
+)
+@click.option(
     "--engine",
     type=click.Choice(["local", "ray"]),
     default="local",
@@ -66,6 +72,7 @@ def index_build(
     qa: Path | None,
     min_recall: float | None,
     wait: bool,
+    refresh_urls: bool,
     engine: str,
     ray_address: str | None,
     ray_actors: int | None,
@@ -89,13 +96,14 @@ def index_build(
     # Connected before the model loads: a wrong address fails in seconds, not after it.
     runner = ray_engine(s, ray_address, ray_actors) if engine == "ray" else None
     embedder = make_embedder(s)
+    settle()
     evaluate = None
     if run_eval:
         from assistant.evaluation import evaluate_version_dir, load_questions
 
         questions = load_questions(qa or s.corpus_dir / "eval")
         evaluate = lambda path: evaluate_version_dir(path, embedder, questions, s)  # noqa: E731
-    fetcher = make_fetcher(s)
+    fetcher = make_fetcher(s, refresh=refresh_urls)
     bars = ProgressBars(enabled=on_terminal() and not as_json)
     try:
         report = build_index(
@@ -183,8 +191,8 @@ def skipped_lines(skipped: list[dict[str, str]]) -> list[str]:
         example = unfetched[0]["reason"].removeprefix(FETCH_FAILED).lstrip(": ")
         lines.append(
             f"  {len(unfetched)} URL source(s) not fetched (e.g. {example}): run "
-            "`assistant index build` with network access to fetch them (then cached for "
-            "offline builds); `assistant index status` lists them"
+            "`assistant index build --refresh-urls` with network access to fetch them (then "
+            "cached for offline builds); `assistant index status` lists them"
         )
     if others:
         lines.append(f"  skipped {len(others)}:")

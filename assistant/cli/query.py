@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from assistant.cli.common import emit, settings_with
+from assistant.cli.common import emit, settings_with, settle
 from assistant.cli.remote import RemoteAssistant
 
 
@@ -50,6 +50,7 @@ def search(
             max_query_chars=s.max_question_chars,
         )
         searcher.reload()
+        settle()
         hits, version = searcher.search(query, k, phases=phase_list, sources=source_list)
         data = {"results": [h.to_json() for h in hits], "index_version": version}
     emit(data, as_json, search_summary)
@@ -83,6 +84,7 @@ def ask(question: str, k: int, phases: tuple[int, ...], as_json: bool) -> None:
         from assistant.service import AskOptions
 
         a = make_assistant(s)
+        settle()
         try:
             data = a.ask(question, AskOptions(k=k, phases=phase_list, endpoint="cli")).to_json()
         finally:

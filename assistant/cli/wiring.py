@@ -19,8 +19,9 @@ if TYPE_CHECKING:
     from indexing import BuildOptions, UrlFetcher
 
 
-def make_fetcher(s: Settings) -> UrlFetcher:
-    """The HTTP fetcher for URL sources, with the URL policy and cache of the settings."""
+def make_fetcher(s: Settings, *, refresh: bool = False) -> UrlFetcher:
+    """The HTTP fetcher for URL sources, with the URL policy and cache of the settings;
+    ``refresh`` asks the network for every URL now (``--refresh-urls``)."""
     from indexing import UrlFetcher
 
     return UrlFetcher(
@@ -29,6 +30,8 @@ def make_fetcher(s: Settings) -> UrlFetcher:
         allowed_networks=s.url_allowed_networks,
         timeout_s=s.url_timeout_s,
         max_bytes=s.url_max_bytes,
+        refresh_s=0.0 if refresh else s.url_refresh_s,
+        retry_s=0.0 if refresh else s.url_retry_s,
     )
 
 

@@ -65,13 +65,28 @@ def test_opening_a_migrated_ledger_does_not_import_alembic(tmp_path: Path) -> No
 
 def test_build_job_imports_only_what_it_uses() -> None:
     unused = ["sqlalchemy", "alembic", "bs4", "pypdf", "nbformat", "langchain_text_splitters",
-              "torch", "transformers"]  # fmt: skip
+              "torch", "transformers", "httpx", "scipy", "numba"]  # fmt: skip
     got = _fresh_process(
         "import json, sys\n"
-        "import indexing.build, assistant.cli.index\n"
+        "import indexing, assistant.cli.index\n"
         f"print(json.dumps({{m: m in sys.modules for m in {unused!r}}}))"
     )
     assert got == dict.fromkeys(unused, False)
+
+
+def test_bm25_hides_scipy_and_numba_only_while_it_imports() -> None:
+    """bm25s would import both for backends BM25 here never uses; they stay importable."""
+    got = _fresh_process(
+        "import json, sys\n"
+        "import assistant.sparse\n"
+        "hidden = {m: m in sys.modules for m in ('scipy', 'numba')}\n"
+        "import scipy.sparse\n"
+        "from assistant.sparse import Bm25Index\n"
+        "scores = Bm25Index.build(['ridge regression', 'dropout layers']).scores('dropout')\n"
+        "print(json.dumps({'hidden': hidden, 'scipy': 'scipy.sparse' in sys.modules,\n"
+        "                  'best': int(scores.argmax())}))"
+    )
+    assert got == {"hidden": {"scipy": False, "numba": False}, "scipy": True, "best": 1}
 
 
 def test_json_of_usage_citation_and_ledger_rows_is_unchanged() -> None:

@@ -16,6 +16,7 @@ import pytest
 from tests.cli.helpers import CONSOLE_SCRIPT, MODEL
 from tests.conftest import REPO, free_port
 from tests.indexing.minicorpus import write_corpus
+from tests.indexing.test_fetch import start_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
@@ -68,8 +69,8 @@ def test_unfetched_urls_are_one_line_with_the_count_and_the_way_to_fetch_them(
         f"  {N_URLS} URL source(s) not fetched (e.g. cannot connect to 127.0.0.1"
     )
     assert summary.endswith(
-        "run `assistant index build` with network access to fetch them (then cached for "
-        "offline builds); `assistant index status` lists them"
+        "run `assistant index build --refresh-urls` with network access to fetch them (then "
+        "cached for offline builds); `assistant index status` lists them"
     )
     for url in urls:
         assert url not in output  # neither a warning nor a summary line per URL
@@ -93,3 +94,40 @@ def test_status_lists_every_skipped_source_with_its_reason(
     assert "  - broken.md: binary file" in human.stdout.splitlines()
     as_json = json.loads(assistant(tmp_path, "index", "status", "--json").stdout)
     assert {s["source"] for s in as_json["skipped"]} == {*urls, "broken.md"}
+
+
+def test_a_rebuild_asks_the_network_only_when_a_copy_is_stale_or_when_told(
+    tmp_path: Path,
+) -> None:
+    """A failed URL is not waited on again for ASSISTANT_URL_RETRY_S, a fetched one is used
+    from the cache for ASSISTANT_URL_REFRESH_S; `--refresh-urls` asks for every one now."""
+    corpus = write_corpus(tmp_path / "corpus")
+    port = free_port()  # nothing listens there for the first build
+    urls = [f"http://127.0.0.1:{port}/page?n={i}" for i in range(2)]
+    with (corpus / "sources.toml").open("a", encoding="utf-8") as fh:
+        for url in urls:
+            fh.write(f'\n[[source]]\nurl = "{url}"\nphases = [3]\n')
+
+    def build(*flags: str) -> dict[str, object]:
+        proc = assistant(tmp_path, "index", "build", "--json", *flags)
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(proc.stdout)  # type: ignore[no-any-return]
+
+    def url_skips(report: dict[str, object]) -> list[str]:
+        return [s["reason"] for s in report["skipped"] if s["source"] in urls]  # type: ignore[attr-defined]
+
+    offline = build()
+    assert [r.startswith("fetch failed: cannot connect") for r in url_skips(offline)] == [True] * 2
+    running = start_server(port=port)
+    try:
+        remembered = build()
+        assert running.state.hits["/page"] == 0  # the failures were remembered, not retried
+        assert all("or now with --refresh-urls" in r for r in url_skips(remembered))
+        refreshed = build("--refresh-urls")
+        assert running.state.hits["/page"] == 2 and url_skips(refreshed) == []
+        assert refreshed["chunks"] > offline["chunks"]  # type: ignore[operator]
+        cached = build()
+        assert running.state.hits["/page"] == 2  # fresh copies: the network was not asked
+        assert url_skips(cached) == [] and cached["chunks"] == refreshed["chunks"]
+    finally:
+        running.stop()

@@ -182,3 +182,67 @@ def test_the_service_on_the_default_backend_never_imports_torch(
     assert proc.returncode == 0, proc.stderr[-2000:]
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert report == {"ask": 200, "search": 200, "heavy": []}
+
+
+# --- a command run as its own process (the console script): GC tuned, loads frozen -------
+OWN_PROCESS_PROBE = """
+import atexit, gc, json, sys
+def report():
+    print(json.dumps({"frozen": gc.get_freeze_count(), "gen0": gc.get_threshold()[0],
+                      "httpx": "httpx" in sys.modules}), file=sys.stderr)
+atexit.register(report)
+sys.argv = ["assistant", *sys.argv[1:]]
+from assistant.cli import main
+main()  # no arguments: the process's own command line, as the console script calls it
+"""
+
+
+@pytest.mark.integration
+def test_a_command_in_its_own_process_collects_less_and_freezes_what_it_loaded(
+    onnx_index: Path, tmp_path: Path
+) -> None:
+    """The console script's way in: a higher first GC threshold, everything loaded before the
+    build frozen (no later collection walks it again), and a corpus of files alone never
+    imports httpx (the URL fetcher's client is made on the first URL)."""
+    from assistant.cli.common import GC_FIRST_THRESHOLD
+
+    guide = onnx_index / "corpus" / "guide.md"
+    guide.write_text(guide.read_text() + "\n\nA closing line about weight decay.\n")
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "ASSISTANT_EMBEDDING_BACKEND"},
+        "PYTHONPATH": str(REPO),
+        "ASSISTANT_INDEX_DIR": str(onnx_index / "index"),
+        "ASSISTANT_CORPUS_DIR": str(onnx_index / "corpus"),
+        "ASSISTANT_DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.db'}",
+    }
+    proc = subprocess.run(
+        [sys.executable, "-c", OWN_PROCESS_PROBE, "index", "build", "--json"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    built = json.loads(proc.stdout)
+    assert built["published"] and built["embedded"] >= 1 and built["reused"] > 0
+    report = json.loads(proc.stderr.strip().splitlines()[-1])
+    assert report["gen0"] == GC_FIRST_THRESHOLD
+    assert report["frozen"] > 10_000, report  # modules, classes, the tokenizer: frozen
+    assert report["httpx"] is False, "a build of files alone imported httpx"
+
+
+def test_a_command_invoked_in_a_running_process_changes_no_gc_state(
+    onnx_index: Path, tmp_path: Path
+) -> None:
+    """A test runner (or any caller passing arguments) goes on after the command: nothing is
+    frozen there, where garbage frozen would never be freed, and its thresholds stay."""
+    import gc
+
+    from click.testing import CliRunner
+
+    from assistant.cli import main
+
+    before = (gc.get_freeze_count(), gc.get_threshold())
+    env = {"ASSISTANT_INDEX_DIR": str(onnx_index / "index"), "ASSISTANT_SERVER_URL": "",
+           "ASSISTANT_DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.db'}"}  # fmt: skip
+    result = CliRunner().invoke(main, ["search", "dropout", "--k", "2", "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    assert len(json.loads(result.output)["results"]) == 2  # it ran to the end (past settle)
+    assert (gc.get_freeze_count(), gc.get_threshold()) == before

@@ -56,6 +56,9 @@ class ServerState:
     hits: Counter[str] = field(default_factory=Counter)
     release: threading.Event = field(default_factory=threading.Event)  # ends /slow early
     slow_etag: bool = False  # makes /etag hang, to prove a timeout falls back to the cache
+    in_flight: int = 0  # /pause requests being answered now
+    most_in_flight: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -134,6 +137,14 @@ class Handler(BaseHTTPRequestHandler):
             self.send(200, b"late")
         elif route == "/error":
             self.send(500, b"boom")
+        elif route == "/pause":  # answers after a pause; counts how many overlap
+            with self.state.lock:
+                self.state.in_flight += 1
+                self.state.most_in_flight = max(self.state.most_in_flight, self.state.in_flight)
+            self.state.release.wait(0.3)
+            with self.state.lock:
+                self.state.in_flight -= 1
+            self.send(200, PAGE)
         else:
             self.send(404, b"no such route")
 
@@ -150,8 +161,8 @@ class Running:
         self.httpd.server_close()
 
 
-def start_server(tls: ssl.SSLContext | None = None) -> Running:
-    port = free_port()
+def start_server(tls: ssl.SSLContext | None = None, port: int | None = None) -> Running:
+    port = port or free_port()
     httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     if tls is not None:
         httpd.socket = tls.wrap_socket(httpd.socket, server_side=True)
@@ -430,3 +441,56 @@ def test_https_goes_to_the_checked_address_with_sni_and_a_verified_hostname(
 def test_ipv6_forms_of_private_addresses_are_refused(fetcher: UrlFetcher, host: str) -> None:
     with pytest.raises(FetchError, match="refused"):
         fetcher.fetch(f"http://{host}/")
+
+
+# --- freshness, remembered failures, fetching at once -----------------------------------
+def test_a_fresh_copy_is_used_without_asking_the_network(tmp_path: Path, server: Running) -> None:
+    url = f"{server.base}/etag?fresh"
+    with UrlFetcher(tmp_path, allowed_networks=ALLOW_LOOPBACK, refresh_s=3600) as fetcher:
+        before = server.state.hits["/etag"]
+        first = fetcher.fetch(url)
+        again = fetcher.fetch(url)
+    assert server.state.hits["/etag"] - before == 1  # the second never reached the server
+    assert (again.from_cache, again.status, again.body) == (True, 200, first.body)
+    # Past the window (refresh_s 0: always) the copy is revalidated as before.
+    with UrlFetcher(tmp_path, allowed_networks=ALLOW_LOOPBACK) as fetcher:
+        assert fetcher.fetch(url).status == 304
+    assert server.state.hits["/etag"] - before == 2
+
+
+def test_a_network_failure_is_remembered_for_retry_s_then_tried_again(tmp_path: Path) -> None:
+    port = free_port()  # nothing listens here yet
+    url = f"http://127.0.0.1:{port}/page"
+    options = {"allowed_networks": ALLOW_LOOPBACK, "timeout_s": 2}
+    with UrlFetcher(tmp_path, retry_s=600, **options) as fetcher:  # type: ignore[arg-type]
+        with pytest.raises(FetchError, match="cannot connect"):
+            fetcher.fetch(url)
+        running = start_server(port=port)
+        try:
+            with pytest.raises(FetchError, match=r"cannot connect .*tried again after 600 s, "
+                               r"or now with --refresh-urls"):  # fmt: skip
+                fetcher.fetch(url)
+            assert running.state.hits["/page"] == 0  # remembered: the network was not asked
+            with UrlFetcher(tmp_path, retry_s=0, **options) as now:  # type: ignore[arg-type]
+                assert now.fetch(url).body == PAGE  # --refresh-urls: tried at once
+            assert fetcher.fetch(url).body == PAGE  # the failure is forgotten once it worked
+            assert sorted(p.suffix for p in tmp_path.iterdir()) == [".body", ".json"]
+        finally:
+            running.stop()
+
+
+def test_prefetch_fetches_at_once_and_fetch_hands_each_result_over(
+    tmp_path: Path, server: Running
+) -> None:
+    urls = [f"{server.base}/pause?n={i}" for i in range(6)]
+    missing = f"{server.base}/missing?prefetched"
+    with UrlFetcher(tmp_path, allowed_networks=ALLOW_LOOPBACK) as fetcher:
+        fetcher.prefetch([*urls, missing], workers=4)
+        asked = server.state.hits["/pause"]
+        assert asked == 6 and server.state.most_in_flight > 1  # several were in flight at once
+        assert [fetcher.fetch(u).body for u in urls] == [PAGE] * 6
+        assert server.state.hits["/pause"] == asked  # handed over, not fetched again
+        with pytest.raises(FetchError, match="HTTP 404"):
+            fetcher.fetch(missing)
+        assert fetcher.fetch(urls[0]).status == 200  # once handed over, fetched anew
+        assert server.state.hits["/pause"] == asked + 1
