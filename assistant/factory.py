@@ -221,6 +221,7 @@ def make_assistant(settings: Settings, *, embedder: Embedder | None = None) -> S
         # Embedders load lazily (a build may need none); a service loads before it is ready,
         # so the first request does not pay for it.
         inner.embed_query("warm up")
+        inner.embed_documents(["warm up " * 48])  # a batch, as answers embed sentences
     memo = QueryMemoEmbedder(inner)
     support = SupportCheck(memo, settings.min_sentence_score)
     generator, fallback = make_generator(settings, memo, support)

@@ -179,3 +179,20 @@ def test_rebuild_with_another_backend_embeds_everything_again(
     report = build(onnx_fp32, corpus, index_dir)
     assert report.reused == 0 and report.embedded == report.chunks
     assert report.full_rebuild_reason == "embedding backend changed (torch -> onnx)"
+
+
+def test_a_small_batch_runs_on_one_thread_with_the_same_vectors(cache_dir: Path) -> None:
+    """A query (at most SMALL_BATCH_TOKENS tokens) gets a one-thread session of its own; a
+    batch gets every configured thread. The thread count changes the speed, not the vector."""
+    from assistant.onnx_embedder import SMALL_BATCH_TOKENS
+
+    e = OnnxEmbedder("all-MiniLM-L6-v2", cache_dir=cache_dir, threads=2, batch_size=1)
+    query = "what does dropout do to activations during training?"
+    assert e.count_tokens(query) + 2 <= SMALL_BATCH_TOKENS
+    small = e.embed_query(query)
+    assert set(e._sessions) == {1}  # which sessions exist is the point here
+    e.embed_documents([" ".join(TEXTS)])  # over the threshold: the configured two threads
+    assert set(e._sessions) == {1, 2}
+    two = OnnxEmbedder("all-MiniLM-L6-v2", cache_dir=cache_dir, threads=2, batch_size=1)
+    two._sessions[1] = two._open(2)  # the same query on two threads
+    np.testing.assert_allclose(two.embed_query(query), small, atol=1e-6, rtol=0)
