@@ -5,7 +5,9 @@ evaluates it there (``--eval``), renames it into ``versions/<version>/``, record
 ``published`` and only then swaps ``current`` (see ``indexing.publish``). A build killed
 at any moment leaves the previous version serving; the next build removes its leftovers,
 including a version moved into ``versions/`` but never published. One build at a time:
-a file lock, waited for up to ``lock_timeout_s``.
+a file lock, waited for up to ``lock_timeout_s``. A build whose chunks are exactly the
+published version's (nothing changed, or only mtimes) writes nothing and publishes
+nothing (``BuildReport.unchanged``): no reload, no answer cache turned over.
 """
 
 from __future__ import annotations
@@ -22,30 +24,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from filelock import FileLock, Timeout
 
-from assistant.coach import build_bank, extract_topics
 from assistant.embeddings import SentenceTransformerEmbedder
 from assistant.errors import BadInputError, BuildLockedError, EvalFloorError
-from assistant.index import (
-    BM25_DIR,
-    CHUNKS,
-    EMBEDDINGS,
-    MANIFEST,
-    QUIZZES,
-    VECTORS,
-    Manifest,
-    current_version,
-    fsync_dir,
-    sha256_file,
-    write_chunks,
-)
+from assistant.index import MANIFEST, Manifest, current_version
 from assistant.index_plan import check_index_type, plan_index
 from assistant.onnx_embedder import OnnxEmbedder
-from assistant.sparse import Bm25Index
-from assistant.types import Chunk, Document
-from assistant.vectorstore import FaissIndex
+from assistant.types import Document
 from indexing.chunking import TokenChunker
 from indexing.engine import BuildEngine, LocalEngine
 from indexing.fetch import FetchError, UrlFetcher
@@ -53,6 +39,7 @@ from indexing.fingerprints import Previous, read_previous
 from indexing.loaders import SkippedSource, load_bytes, load_file
 from indexing.publish import clean_leftovers, promote, prune, publish, staging_dir
 from indexing.sources import SourceItem, resolve_sources
+from indexing.write_stage import same_as_published, write_version
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +75,10 @@ class BuildReport:
     seconds: dict[str, float] = field(default_factory=dict)
     full_rebuild_reason: str | None = None
     eval: dict[str, Any] | None = None
+    # True: the corpus gave exactly the published version's chunks, so nothing was written
+    # and ``version`` (the published one) keeps serving: no reload, no cache turned over.
+    unchanged: bool = False
+    files_read: dict[str, int] = field(default_factory=dict)  # parsed, unchanged, touched
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -120,31 +111,6 @@ def _load_item(item: SourceItem, fetcher: UrlFetcher | None, max_bytes: int) -> 
     return load_file(
         item.path, item.source, max_bytes=max_bytes, title=item.title, phases=item.phases
     )
-
-
-def _write_version(
-    tmp: Path,
-    chunks: list[Chunk],
-    vectors: np.ndarray,
-    kind: str,
-    index_params: dict[str, Any] | None = None,
-) -> dict[str, str]:
-    write_chunks(tmp / CHUNKS, chunks)
-    np.save(tmp / EMBEDDINGS, vectors, allow_pickle=False)
-    FaissIndex.build(vectors, kind, index_params).save(tmp / VECTORS)
-    Bm25Index.build([c.embed_text() for c in chunks]).save(tmp / BM25_DIR)
-    # The coach's questions, deterministic for these chunks, checksummed like every file.
-    bank = [q.to_json() for q in build_bank(extract_topics(chunks))]
-    (tmp / QUIZZES).write_text(json.dumps(bank, ensure_ascii=False), encoding="utf-8")
-    files: dict[str, str] = {}
-    for f in sorted(tmp.rglob("*")):
-        if f.is_file():
-            with f.open("rb") as fh:
-                os.fsync(fh.fileno())
-            files[f.relative_to(tmp).as_posix()] = sha256_file(f)
-    fsync_dir(tmp / BM25_DIR)
-    fsync_dir(tmp)
-    return files
 
 
 def build_index(
@@ -251,6 +217,7 @@ def _build_locked(
     reused = len(chunks) - embedded
     seconds["embed"] = time.perf_counter() - t
 
+    files_read = {"parsed": loaded.parsed, "unchanged": loaded.unchanged, "touched": loaded.touched}
     t = time.perf_counter()
     kind, index_params = plan_index(
         options.index_type,
@@ -260,6 +227,25 @@ def _build_locked(
         ivfpq_threshold=options.ivfpq_threshold,
         overrides=options.index_params,
     )
+    if evaluate is None and same_as_published(previous, loaded, skipped, kind, index_params):
+        assert previous.manifest is not None
+        seconds["total"] = time.perf_counter() - t0
+        logger.info("index unchanged: %s keeps serving", previous.manifest.version)
+        prune(index_dir, options.keep_versions)  # a lowered keep_versions applies all the same
+        return BuildReport(
+            version=previous.manifest.version,
+            published=False,
+            files=sum(1 for i in resolved.items if i.url is None),
+            urls=sum(1 for i in resolved.items if i.url is not None),
+            chunks=len(chunks),
+            embedded=0,
+            reused=len(chunks),
+            embed_tokens=0,
+            skipped=skipped,
+            seconds={k: round(v, 3) for k, v in seconds.items()},
+            unchanged=True,
+            files_read=files_read,
+        )
     created = datetime.now(UTC)
     # Microseconds: versions sort by name in build order even when built in one second.
     version = f"{created.strftime('%Y%m%dT%H%M%S%f')}-{uuid.uuid4().hex[:6]}"
@@ -286,7 +272,7 @@ def _build_locked(
         embedding_backend=backend,
         index_params=index_params,
     )
-    manifest.files = _write_version(tmp, chunks, vectors, kind, index_params)
+    manifest.files = write_version(tmp, chunks, vectors, kind, index_params)
     if progress:
         progress("write", 1, 1)
     seconds["write"] = time.perf_counter() - t
@@ -295,11 +281,7 @@ def _build_locked(
         "engine": engine.name,
         "seconds": {k: round(v, 3) for k, v in seconds.items()},
         "skipped": [{"source": s, "reason": r} for s, r in skipped],
-        "files": {
-            "parsed": loaded.parsed,
-            "unchanged": loaded.unchanged,
-            "touched": loaded.touched,
-        },
+        "files": files_read,
     }
     (tmp / MANIFEST).write_text(json.dumps(manifest.to_json(), indent=2), encoding="utf-8")
     with (tmp / MANIFEST).open("rb") as fh:
@@ -316,6 +298,7 @@ def _build_locked(
         skipped=skipped,
         seconds={k: round(v, 3) for k, v in seconds.items()},
         full_rebuild_reason=previous.reason,
+        files_read=files_read,
     )
     if evaluate is not None:
         # Scored where it was written: a build killed here leaves only tmp-*, which the

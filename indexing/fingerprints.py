@@ -63,6 +63,8 @@ class Previous:
     fingerprints: dict[str, dict[str, Any]] = field(default_factory=dict)
     source_hashes: dict[str, str] = field(default_factory=dict)  # manifest "sources"
     reason: str | None = None  # why nothing is reused
+    chunks: list[Chunk] = field(default_factory=list)  # the published version's, in order
+    manifest: Manifest | None = None  # the published version's (None when nothing is reused)
 
 
 def read_previous(
@@ -103,6 +105,8 @@ def read_previous(
         by_source=by_source,
         fingerprints=manifest.fingerprints,
         source_hashes=manifest.sources,
+        chunks=chunks,
+        manifest=manifest,
     )
 
 

@@ -122,7 +122,8 @@ def index_build(
         bars.close()
         if runner is not None:
             runner.close()
-    record_build(s, report, embedder.model_name)
+    if not report.unchanged:  # nothing was built: no build row in the ledger
+        record_build(s, report, embedder.model_name)
     emit(report.to_json(), as_json, build_summary)
 
 
@@ -160,6 +161,15 @@ class ProgressBars:
 
 
 def build_summary(r: dict[str, Any]) -> str:
+    if r.get("unchanged"):
+        return "\n".join(
+            [
+                f"index unchanged: {r['version']} keeps serving ({r['chunks']} chunks from "
+                f"{r['files']} files and {r['urls']} URLs are the published ones; nothing "
+                "written)",
+                *skipped_lines(r["skipped"]),
+            ]
+        )
     lines = [
         f"published index {r['version']}"
         if r["published"]
@@ -242,6 +252,8 @@ def index_watch(corpus: Path | None, index_dir: Path | None, debounce_ms: int) -
         took = time.perf_counter() - started[0]
         if isinstance(result, AssistantError):
             click.echo(f"build failed ({took:.2f} s), previous version serving: {result}", err=True)
+        elif result.unchanged:
+            click.echo(f"unchanged in {took:.2f} s: {result.version} keeps serving")
         else:
             click.echo(
                 f"published {result.version} in {took:.2f} s: {result.chunks} chunks "

@@ -73,11 +73,19 @@ def test_build_status_and_search_as_json(cli: Cli, tmp_path: Path) -> None:
     notes = cli.json("search", "git branch", "--source", "notes/tools.txt", "--json")
     assert [r["source"] for r in notes["results"]] == ["notes/tools.txt"]
 
+    same = cli("index", "build")  # human output; nothing changed: nothing written
+    assert same.exit_code == 0, same.stderr
+    assert same.stdout.startswith(f"index unchanged: {version} keeps serving ")
+    assert current_version(cli.index_dir) == version
+    with sqlite3.connect(cli.db) as db:  # no build, no build row
+        assert db.execute(f"select count(*) from {table}").fetchone() == (1,)
+    guide = corpus / "guide.md"
+    guide.write_text(guide.read_text() + "\n\nA closing line about label smoothing.\n")
     again = cli("index", "build")  # human output, incremental
     assert again.exit_code == 0, again.stderr
     assert again.stdout.startswith("published index ")
     assert f"({report['chunks']} reused)" not in again.stdout
-    assert f"0 embedded, {report['chunks']} reused" in again.stdout
+    assert f"1 embedded, {report['chunks'] - 1} reused" in again.stdout
 
 
 def test_status_and_search_before_any_build(cli: Cli) -> None:

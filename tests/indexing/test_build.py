@@ -79,6 +79,12 @@ def edit(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new), encoding="utf-8")
 
 
+def add_line(corpus: Path, n: int) -> None:
+    """A new last paragraph in guide.md: a build after it has something to publish."""
+    guide = corpus / "guide.md"
+    guide.write_text(guide.read_text(encoding="utf-8") + f"\n\nRevision note {n}.\n")
+
+
 # --- first build and its report ----------------------------------------------------------
 
 
@@ -101,8 +107,11 @@ def test_first_build_embeds_everything_and_reports_it(
     data = report.to_json()
     assert set(data) == {
         "version", "published", "files", "urls", "chunks", "embedded", "reused",
-        "embed_tokens", "skipped", "seconds", "full_rebuild_reason", "eval",
+        "embed_tokens", "skipped", "seconds", "full_rebuild_reason", "eval", "unchanged",
+        "files_read",
     }  # fmt: skip
+    assert data["unchanged"] is False
+    assert data["files_read"] == {"parsed": 3, "unchanged": 0, "touched": 0}
     json.dumps(data)  # plain JSON
 
 
@@ -153,13 +162,21 @@ def test_identical_rebuild_embeds_nothing(
     embedder, prebuilt: tuple[Path, Path, BuildReport]
 ) -> None:  # type: ignore[no-untyped-def]
     corpus, index_dir, first = prebuilt
+    before = published_chunks(index_dir)
     counting = CountingEmbedder(embedder)
     again = build(counting, corpus, index_dir)
     assert counting.calls == 0
     assert (again.embedded, again.reused, again.embed_tokens) == (0, first.chunks, 0)
     assert again.full_rebuild_reason is None
-    assert again.published and again.version != first.version
-    assert current_version(index_dir) == again.version
+    # The same chunks as the published version: nothing is written or published.
+    assert again.unchanged and not again.published and again.version == first.version
+    assert again.files_read == {"parsed": 0, "unchanged": 3, "touched": 0}
+    assert list_versions(index_dir) == [first.version] == [current_version(index_dir)]
+    assert not list(index_dir.glob("tmp-*"))
+    # --full always writes a new version, from the same chunks.
+    full = build(embedder, corpus, index_dir, full=True)
+    assert full.published and not full.unchanged and full.version != first.version
+    assert published_chunks(index_dir) == before
 
 
 def test_changing_one_paragraph_embeds_only_its_chunk(
@@ -289,12 +306,16 @@ def test_keep_versions_prunes_the_oldest_and_keeps_current(
     embedder, prebuilt: tuple[Path, Path, BuildReport]
 ) -> None:  # type: ignore[no-untyped-def]
     corpus, index_dir, _ = prebuilt
-    built = [build(embedder, corpus, index_dir, keep_versions=2).version for _ in range(4)]
+    built = []
+    for n in range(4):
+        add_line(corpus, n)
+        built.append(build(embedder, corpus, index_dir, keep_versions=2).version)
     assert built == sorted(built)  # version ids sort in build order
     assert list_versions(index_dir) == built[-2:]
     assert current_version(index_dir) == built[-1]
+    # Nothing changed, keep_versions lowered: no new version, the older one pruned all the same.
     last = build(embedder, corpus, index_dir, keep_versions=1)
-    assert list_versions(index_dir) == [last.version] == [current_version(index_dir)]
+    assert last.unchanged and list_versions(index_dir) == [built[-1]] == [last.version]
 
 
 def test_eval_floor_refuses_to_publish_and_keeps_the_old_version(
@@ -425,6 +446,7 @@ def test_a_build_killed_before_publishing_never_pushes_out_the_published_version
     assert list_versions(index_dir) == [first.version, second.version]
     assert read_published(index_dir) == [first.version, second.version]
     assert not list(index_dir.glob("tmp-*"))
+    add_line(corpus, 1)
     third = build(embedder, corpus, index_dir, keep_versions=2)
     assert list_versions(index_dir) == [second.version, third.version]
     assert current_version(index_dir) == third.version
@@ -456,7 +478,8 @@ def test_a_second_build_fails_at_once_while_the_first_holds_the_lock_or_waits(
     assert worker.proc.returncode == 0, err
     theirs = json.loads(out.strip().splitlines()[-1])
     assert theirs["published"] and theirs["embedded"] == theirs["chunks"]
-    # Ours ran after theirs, so it found their vectors to reuse.
-    assert report.published and report.embedded == 0 and report.reused == theirs["chunks"]
-    assert list_versions(index_dir) == sorted([theirs["version"], report.version])
-    assert current_version(index_dir) == report.version
+    # Ours ran after theirs, on the same corpus: their version is already what it would
+    # publish, so it publishes nothing.
+    assert report.unchanged and report.version == theirs["version"]
+    assert report.embedded == 0 and report.reused == theirs["chunks"]
+    assert list_versions(index_dir) == [theirs["version"]] == [current_version(index_dir)]

@@ -51,12 +51,11 @@ def test_unchanged_rebuild_embeds_nothing_and_never_loads_the_model(
     fresh = default_embedder()  # lazy: nothing loaded yet
     counting = CountingEmbedder(fresh)
     report = build(counting, corpus, index_dir)
-    assert report.published and report.embedded == 0 and report.reused == len(before)
+    assert report.unchanged and report.embedded == 0 and report.reused == len(before)
     assert counting.calls == 0
     assert not fresh.loaded, "an unchanged rebuild loaded the embedding model"
     assert [c.chunk_id for c in published_chunks(index_dir)] == [c.chunk_id for c in before]
-    files = _manifest(index_dir).stats["files"]
-    assert files == {"parsed": 0, "unchanged": 3, "touched": 0}
+    assert report.files_read == {"parsed": 0, "unchanged": 3, "touched": 0}
 
 
 def test_one_edited_file_is_the_only_one_parsed(embedder, built: tuple[Path, Path]) -> None:  # type: ignore[no-untyped-def]
@@ -113,11 +112,13 @@ def test_touched_but_unchanged_file_is_not_parsed(built: tuple[Path, Path]) -> N
     guide = corpus / "guide.md"
     st = guide.stat()
     os.utime(guide, ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))
+    version = current_version(index_dir)
     report = build(default_embedder(), corpus, index_dir)
     assert report.embedded == 0
-    assert _manifest(index_dir).stats["files"] == {"parsed": 0, "unchanged": 3, "touched": 1}
-    # The new mtime is recorded, so the next build does not count it as touched again.
-    assert _manifest(index_dir).fingerprints["guide.md"]["mtime_ns"] == guide.stat().st_mtime_ns
+    assert report.files_read == {"parsed": 0, "unchanged": 3, "touched": 1}
+    # Its chunks are the published ones: no new version for a new mtime (the next build
+    # hashes the file again, as it hashes every file).
+    assert report.unchanged and current_version(index_dir) == version
 
 
 def test_changed_phases_in_sources_toml_rechunk_the_file(built: tuple[Path, Path]) -> None:

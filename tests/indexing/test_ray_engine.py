@@ -321,8 +321,9 @@ def test_a_killed_actor_without_retries_fails_cleanly_and_the_old_version_serves
     assert "nothing was published" in message and "\n" not in message
     assert_intact(index_dir, before)
     assert list_versions(index_dir) == versions
-    # The lock is free again: a local build right after succeeds.
-    assert build(embedder, corpus, index_dir, chunk_size=CHUNK_SIZE).published
+    # The lock is free again: a local build right after runs (and finds the corpus unchanged).
+    after = build(embedder, corpus, index_dir, chunk_size=CHUNK_SIZE)
+    assert after.unchanged and after.version == before
 
 
 # --- (c) incremental --------------------------------------------------------------------
