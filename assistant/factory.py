@@ -207,8 +207,14 @@ def make_pricing(settings: Settings) -> Pricing:
     return PricingTable.default()
 
 
-def make_assistant(settings: Settings, *, embedder: Embedder | None = None) -> StudyAssistant:
-    """Everything the service needs, wired from settings; loads the index if published."""
+def make_assistant(
+    settings: Settings, *, embedder: Embedder | None = None, warm: bool = True
+) -> StudyAssistant:
+    """Everything the service needs, wired from settings; loads the index if published.
+
+    ``warm``: load the embedder now (a server, so its first request does not pay for it);
+    a one-shot command passes False and loads only what its one question needs.
+    """
     from assistant.embeddings import QueryMemoEmbedder
     from assistant.grounding import Grounding
     from assistant.protocols import TokenWindow
@@ -217,7 +223,7 @@ def make_assistant(settings: Settings, *, embedder: Embedder | None = None) -> S
     from assistant.support import SupportCheck
 
     inner = embedder or make_embedder(settings)
-    if getattr(inner, "loaded", True) is False:
+    if warm and getattr(inner, "loaded", True) is False:
         # Embedders load lazily (a build may need none); a service loads before it is ready,
         # so the first request does not pay for it.
         inner.embed_query("warm up")

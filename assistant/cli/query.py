@@ -83,7 +83,7 @@ def ask(question: str, k: int, phases: tuple[int, ...], as_json: bool) -> None:
         from assistant.factory import make_assistant
         from assistant.service import AskOptions
 
-        a = make_assistant(s)
+        a = make_assistant(s, warm=False)  # one question: load only what it needs
         settle()
         try:
             data = a.ask(question, AskOptions(k=k, phases=phase_list, endpoint="cli")).to_json()

@@ -7,6 +7,7 @@ default ~/.cache/study-assistant/onnx) and reused by every later run.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -196,3 +197,21 @@ def test_a_small_batch_runs_on_one_thread_with_the_same_vectors(cache_dir: Path)
     two = OnnxEmbedder("all-MiniLM-L6-v2", cache_dir=cache_dir, threads=2, batch_size=1)
     two._sessions[1] = two._open(2)  # the same query on two threads
     np.testing.assert_allclose(two.embed_query(query), small, atol=1e-6, rtol=0)
+
+
+def test_the_service_warms_both_sessions_and_a_one_shot_command_neither(
+    cache_dir: Path, tmp_path: Path
+) -> None:
+    """A server loads before it is ready (its first query and first answer pay nothing);
+    `assistant ask` (warm=False) opens only what its one question needs, when it needs it."""
+    from assistant.factory import make_assistant
+    from tests.conftest import make_settings
+
+    settings = make_settings(tmp_path / "index", tmp_path)
+    for warm, sessions in ((True, {1, os.cpu_count() or 1}), (False, set())):
+        e = OnnxEmbedder("all-MiniLM-L6-v2", cache_dir=cache_dir)
+        assistant = make_assistant(settings, embedder=e, warm=warm)
+        try:
+            assert set(e._sessions) == sessions
+        finally:
+            assistant.close()
