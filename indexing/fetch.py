@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -97,25 +98,30 @@ class UrlFetcher:
         self._transport = transport
         self._http: httpx.Client | None = None  # made on the first fetch: a corpus of
         # files alone never imports httpx nor builds a TLS context (a CLI build's start)
+        self._http_lock = threading.Lock()  # prefetch's threads ask for it at once
 
     @property
     def _client(self) -> httpx.Client:
-        if self._http is None:
-            import httpx
+        with self._http_lock:
+            return self._http or self._new_client()
 
-            # No keep-alive: the pool is keyed by the pinned IP alone, so a kept connection
-            # could carry a request for another hostname over TLS verified for the first one.
-            transport = self._transport or httpx.HTTPTransport(
-                limits=httpx.Limits(max_keepalive_connections=0)
-            )
-            # trust_env=False: an environment proxy would connect on our behalf, past the checks.
-            self._http = httpx.Client(
-                transport=transport,
-                follow_redirects=False,
-                trust_env=False,
-                timeout=self.timeout_s,
-                headers={"User-Agent": USER_AGENT},
-            )
+    def _new_client(self) -> httpx.Client:
+        """The client, made once, under ``_http_lock``."""
+        import httpx
+
+        # No keep-alive: the pool is keyed by the pinned IP alone, so a kept connection
+        # could carry a request for another hostname over TLS verified for the first one.
+        transport = self._transport or httpx.HTTPTransport(
+            limits=httpx.Limits(max_keepalive_connections=0)
+        )
+        # trust_env=False: an environment proxy would connect on our behalf, past the checks.
+        self._http = httpx.Client(
+            transport=transport,
+            follow_redirects=False,
+            trust_env=False,
+            timeout=self.timeout_s,
+            headers={"User-Agent": USER_AGENT},
+        )
         return self._http
 
     def close(self) -> None:
