@@ -36,7 +36,8 @@ from indexing.chunking import TokenChunker
 from indexing.engine import BuildEngine, LocalEngine
 from indexing.fetch import FetchError, UrlFetcher
 from indexing.fingerprints import Previous, read_previous
-from indexing.loaders import SkippedSource, load_bytes, load_file
+from indexing.load_stage import FileBytes
+from indexing.loaders import SkippedSource, load_file
 from indexing.publish import clean_leftovers, promote, prune, publish, staging_dir
 from indexing.sources import SourceItem, resolve_sources
 from indexing.write_stage import same_as_published, write_version
@@ -91,7 +92,11 @@ Progress = Callable[[str, int, int], None]  # (stage, done, total)
 Evaluate = Callable[[Path], dict[str, Any]]
 
 
-def _load_item(item: SourceItem, fetcher: UrlFetcher | None, max_bytes: int) -> Document:
+def _load_item(
+    item: SourceItem, fetcher: UrlFetcher | None, max_bytes: int
+) -> Document | FileBytes:
+    """A URL source's fetched body (the load stage parses it unless it did not change), or
+    the reason a file ``read_file`` could not read is skipped (``SkippedSource``)."""
     if item.url is not None:
         if fetcher is None:
             raise SkippedSource("URL sources need a fetcher")
@@ -99,13 +104,14 @@ def _load_item(item: SourceItem, fetcher: UrlFetcher | None, max_bytes: int) -> 
             page = fetcher.fetch(item.url)
         except FetchError as exc:
             raise SkippedSource(f"{FETCH_FAILED}: {exc.reason}") from exc
-        return load_bytes(
-            page.body,
-            item.url,
-            content_type=page.content_type,
-            url=page.final_url,
+        return FileBytes(
+            name=item.url,
+            data=page.body,
+            source=item.url,
             title=item.title,
             phases=item.phases,
+            url=page.final_url,
+            content_type=page.content_type,
         )
     assert item.path is not None
     return load_file(

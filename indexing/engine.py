@@ -16,11 +16,11 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from assistant.types import Chunk, Document
+from assistant.types import Chunk
 from indexing.chunking import TokenChunker
 from indexing.embed_stage import embed_missing
 from indexing.fingerprints import Previous
-from indexing.load_stage import Loaded, load_and_chunk
+from indexing.load_stage import Load, Loaded, load_and_chunk
 from indexing.sources import SourceItem
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -36,7 +36,7 @@ class BuildEngine(Protocol):
         items: list[SourceItem],
         previous: Previous,
         chunker: TokenChunker,
-        load: Callable[[SourceItem], Document],
+        load: Load,
         *,
         max_bytes: int,
         progress: Progress | None = None,

@@ -5,10 +5,11 @@ in the manifest. The next build reads each file's bytes once and hashes them
 (milliseconds); only a file whose hash, title or phases differ is parsed and chunked
 again (seconds for a large HTML tree), from those same bytes. Size and mtime are recorded too, and a file whose mtime moved but
 whose bytes did not counts as ``touched``. The hash decides, not the mtime: an edit
-that keeps the size and restores the mtime is still seen. URL sources are always
-loaded (from the fetcher's cache, without the network while a copy is fresh). Vectors
-are reused by chunk content hash, so a moved or copied passage is not embedded again
-either.
+that keeps the size and restores the mtime is still seen. A URL source is fetched (from
+the fetcher's cache, without the network while a copy is fresh) and fingerprinted the
+same way, by its body, final URL and content type: an unchanged page is not parsed
+again either. Vectors are reused by chunk content hash, so a moved or copied passage is
+not embedded again either.
 """
 
 from __future__ import annotations
@@ -47,11 +48,25 @@ def file_fingerprint(item: SourceItem, data: bytes, mtime_ns: int) -> dict[str, 
     }
 
 
+def url_fingerprint(
+    item: SourceItem, body: bytes, final_url: str, content_type: str | None
+) -> dict[str, Any]:
+    """A fetched page's: its bytes, and where and as what they came (both shape the chunks)."""
+    return {
+        "size": len(body),
+        "sha256": hashlib.sha256(body).hexdigest(),
+        "title": item.title,
+        "phases": list(item.phases),
+        "final_url": final_url,
+        "content_type": content_type,
+    }
+
+
 def same_content(old: dict[str, Any] | None, new: dict[str, Any]) -> bool:
     if not old:
         return False
-    keys = ("size", "sha256", "title", "phases")
-    return all(old.get(k) == new[k] for k in keys)
+    keys = ("size", "sha256", "title", "phases", "final_url", "content_type")
+    return all(old.get(k) == new.get(k) for k in keys)
 
 
 @dataclass(slots=True)
@@ -143,4 +158,4 @@ def reusable(
     if not chunks or item.source not in previous.source_hashes or not same_content(old, fp):
         return None
     assert old is not None
-    return chunks, previous.source_hashes[item.source], old.get("mtime_ns") != fp["mtime_ns"]
+    return chunks, previous.source_hashes[item.source], old.get("mtime_ns") != fp.get("mtime_ns")

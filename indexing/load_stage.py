@@ -18,13 +18,16 @@ from typing import Any
 
 from assistant.types import Chunk, Document
 from indexing.chunking import TokenChunker
-from indexing.fingerprints import Previous, read_file, reusable, text_hash
-from indexing.loaders import SkippedSource, load_file_bytes
+from indexing.fingerprints import Previous, read_file, reusable, text_hash, url_fingerprint
+from indexing.loaders import SkippedSource, load_bytes, load_file_bytes
 from indexing.sources import SourceItem
 
 logger = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
+# A source the stage cannot read itself: a URL source's fetched body, or a file's Document
+# (or SkippedSource naming why not).
+Load = Callable[[SourceItem], "Document | FileBytes"]
 
 
 @dataclass(slots=True, frozen=True)
@@ -36,6 +39,10 @@ class FileBytes:
     source: str
     title: str | None
     phases: tuple[int, ...]
+    # A URL source's fetched body: parsed by its content type, its chunks linking ``url``
+    # (where it was finally fetched from).
+    url: str | None = None
+    content_type: str | None = None
 
 
 @dataclass(slots=True)
@@ -85,13 +92,15 @@ class Loaded:
 def prepare(
     item: SourceItem,
     previous: Previous,
-    load: Callable[[SourceItem], Document],
+    load: Load,
     max_bytes: int,
 ) -> tuple[dict[str, Any] | None, Parsed | FileBytes | Document]:
-    """(the file's fingerprint, a finished ``Parsed`` or what is left to parse).
+    """(the source's fingerprint, a finished ``Parsed`` or what is left to parse).
 
-    ``load(item)`` fetches and parses a URL source, and names the reason for a file that
-    ``read_file`` could not read (missing, too large); it raises ``SkippedSource``.
+    ``load(item)`` fetches a URL source (its body, unparsed), and names the reason for a
+    file that ``read_file`` could not read (missing, too large); it raises
+    ``SkippedSource``. A page whose body, final URL and content type are the previous
+    version's is not parsed again.
     """
     fp, data = read_file(item, max_bytes)
     reuse = reusable(item, fp, previous)
@@ -102,16 +111,32 @@ def prepare(
         assert item.path is not None
         return fp, FileBytes(item.path.name, data, item.source, item.title, item.phases)
     try:
-        return fp, load(item)
+        loaded = load(item)
     except SkippedSource as exc:
         return fp, Parsed([], skipped=exc.reason)
+    if isinstance(loaded, FileBytes) and loaded.url is not None:
+        fp = url_fingerprint(item, loaded.data, loaded.url, loaded.content_type)
+        reuse = reusable(item, fp, previous)
+        if reuse is not None:
+            chunks, hashed, _ = reuse
+            return fp, Parsed(chunks, hashed, reused=True)
+    return fp, loaded
 
 
 def parse_and_chunk(payload: FileBytes | Document, chunker: TokenChunker) -> Parsed:
     """Parse a file's bytes exactly as ``load_file`` parses the file, then chunk it."""
     try:
         if isinstance(payload, Document):
-            doc = payload  # a URL source, fetched by the publishing process
+            doc = payload
+        elif payload.url is not None:  # a URL source, fetched by the publishing process
+            doc = load_bytes(
+                payload.data,
+                payload.source,
+                content_type=payload.content_type,
+                url=payload.url,
+                title=payload.title,
+                phases=payload.phases,
+            )
         else:
             doc = load_file_bytes(
                 payload.data,
@@ -131,7 +156,7 @@ def load_and_chunk(
     items: list[SourceItem],
     previous: Previous,
     chunker: TokenChunker,
-    load: Callable[[SourceItem], Document],
+    load: Load,
     *,
     max_bytes: int,
     progress: Progress | None = None,

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from assistant.types import Chunk
-from indexing.build import _load_item, resolve_sources
 from indexing.chunking import TokenChunker
-from indexing.loaders.common import SkippedSource
+from indexing.loaders import SkippedSource, load_file
+from indexing.sources import resolve_sources
 
 
 def chunk_corpus(
@@ -21,8 +21,18 @@ def chunk_corpus(
     """Every chunk of the corpus's local sources (URL sources are skipped: no fetcher)."""
     docs = []
     for item in resolve_sources(corpus).items:
+        if item.path is None:
+            continue
         try:
-            docs.append(_load_item(item, None, 50_000_000))
+            docs.append(
+                load_file(
+                    item.path,
+                    item.source,
+                    max_bytes=50_000_000,
+                    title=item.title,
+                    phases=item.phases,
+                )
+            )
         except SkippedSource:
             continue
     return TokenChunker(tokenizer, chunk_size, chunk_overlap).chunk_all(docs)

@@ -26,11 +26,11 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from assistant.errors import AssistantError, ConfigError
-from assistant.types import Chunk, Document
+from assistant.types import Chunk
 from indexing.chunking import TokenChunker
 from indexing.embed_stage import EMBED_BATCH, plan_missing
 from indexing.fingerprints import Previous
-from indexing.load_stage import Loaded, Parsed, parse_and_chunk, prepare
+from indexing.load_stage import Load, Loaded, Parsed, parse_and_chunk, prepare
 from indexing.ray_work import EmbedActor
 from indexing.sources import SourceItem
 
@@ -124,7 +124,7 @@ class RayEngine:
         items: list[SourceItem],
         previous: Previous,
         chunker: TokenChunker,
-        load: Callable[[SourceItem], Document],
+        load: Load,
         *,
         max_bytes: int,
         progress: Progress | None = None,

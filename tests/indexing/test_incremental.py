@@ -149,3 +149,63 @@ def test_deleted_file_drops_its_chunks(built: tuple[Path, Path]) -> None:
     assert report.embedded == 0
     assert {c.source for c in published_chunks(index_dir)} == {"guide.md", "notes/phase-7-rl.md"}
     assert "notes/tools.txt" not in _manifest(index_dir).fingerprints
+
+
+def test_an_unchanged_url_page_is_not_parsed_again_and_a_changed_one_is(
+    embedder, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """A URL source is fingerprinted by the fetched body, final URL and content type, like
+    a file by its bytes: fetched again (revalidated every time here) but the same, its
+    chunks are reused; changed, it is parsed and chunked again."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from indexing import UrlFetcher
+
+    page = {"body": b"<html><body><h1>Clipping</h1><p>Gradient clipping caps the norm.</p>"}
+    hits: list[str] = []
+
+    class Page(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            hits.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(page["body"])))
+            self.end_headers()
+            self.wfile.write(page["body"])
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{httpd.server_address[1]}/clipping.html"
+    corpus = write_corpus(tmp_path / "corpus")
+    with (corpus / "sources.toml").open("a", encoding="utf-8") as fh:
+        fh.write(f'\n[[source]]\nurl = "{url}"\nphases = [4]\n')
+    index_dir = tmp_path / "index"
+    fetcher = UrlFetcher(tmp_path / "url-cache", allowed_networks=["127.0.0.1/32"])
+    try:
+        first = build(embedder, corpus, index_dir, fetcher=fetcher)
+        assert first.files_read["parsed"] == 4
+        assert any(
+            "caps the norm" in c.text and c.source == url for c in published_chunks(index_dir)
+        )
+        fp = _manifest(index_dir).fingerprints[url]
+        assert fp["final_url"] == url and fp["content_type"].startswith("text/html")
+
+        again = build(embedder, corpus, index_dir, fetcher=fetcher)
+        assert len(hits) == 2  # fetched again (refresh_s 0) ...
+        assert again.files_read == {"parsed": 0, "unchanged": 4, "touched": 0}  # ... not parsed
+        assert again.unchanged
+
+        page["body"] = page["body"].replace(b"caps the norm", b"rescales the gradient norm")
+        changed = build(embedder, corpus, index_dir, fetcher=fetcher)
+        assert changed.published and changed.files_read["parsed"] == 1
+        texts = [c.text for c in published_chunks(index_dir) if c.source == url]
+        assert texts and all("caps the norm" not in t for t in texts)
+        assert any("rescales the gradient norm" in t for t in texts)
+    finally:
+        fetcher.close()
+        httpd.shutdown()
+        httpd.server_close()
