@@ -74,7 +74,10 @@ def same_as_published(
         return False
     skipped_before = {s["source"] for s in m.stats.get("skipped", [])}
     return (
-        loaded.chunks == previous.chunks
+        # A source fingerprinted now but not then (a URL source, in a version made before
+        # URLs had fingerprints): publish once to record it, or it is parsed every build.
+        set(loaded.fingerprints) <= set(m.fingerprints)
+        and loaded.chunks == previous.chunks
         and loaded.sources == m.sources
         and {source for source, _ in skipped} == skipped_before
         and (kind, index_params) == (m.index_type, m.index_params)

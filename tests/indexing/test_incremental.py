@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -198,6 +199,17 @@ def test_an_unchanged_url_page_is_not_parsed_again_and_a_changed_one_is(
         assert len(hits) == 2  # fetched again (refresh_s 0) ...
         assert again.files_read == {"parsed": 0, "unchanged": 4, "touched": 0}  # ... not parsed
         assert again.unchanged
+
+        # A version made before URL sources had fingerprints: the same chunks, but the
+        # build publishes once to record the page's fingerprint (else it parses it forever).
+        path = index_dir / VERSIONS / str(current_version(index_dir)) / MANIFEST
+        old = json.loads(path.read_text())
+        del old["fingerprints"][url]
+        path.write_text(json.dumps(old))
+        recorded = build(embedder, corpus, index_dir, fetcher=fetcher)
+        assert recorded.published and recorded.files_read["parsed"] == 1
+        assert url in _manifest(index_dir).fingerprints
+        assert build(embedder, corpus, index_dir, fetcher=fetcher).unchanged
 
         page["body"] = page["body"].replace(b"caps the norm", b"rescales the gradient norm")
         changed = build(embedder, corpus, index_dir, fetcher=fetcher)
