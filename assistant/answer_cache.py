@@ -149,10 +149,10 @@ class AnswerCache:
         """Mark the question as being answered here, so the same question asked meanwhile
         waits for this answer (``wait_for_answer``) instead of working it out again."""
         key = self.key(query.text, scope)
-        with self._inflight_lock:
-            event = (
-                None if key in self._inflight else self._inflight.setdefault(key, threading.Event())
-            )
+        with self._inflight_lock:  # None: another request here answers it already
+            event = None if key in self._inflight else threading.Event()
+            if event is not None:
+                self._inflight[key] = event
         try:
             yield
         finally:

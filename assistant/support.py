@@ -23,7 +23,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from assistant.generation.sentences import Sentence, parse_passage
+from assistant.generation.sentences import (
+    Sentence,
+    SentenceVectors,
+    embed_texts,
+    parse_passage,
+)
 from assistant.lru import LRU
 from assistant.protocols import Embedder
 from assistant.types import Chunk
@@ -53,44 +58,33 @@ def clauses(text: str) -> list[str]:
 class SupportCheck:
     """Passes the passages on only when one of their clauses is close to the question.
 
-    Its sentence vectors are also the extractive answerer's (``sentences``): each
-    passage's sentences are embedded once per process, in one batch of their own as
-    that answerer always did (int8 vectors move a little with their batch), and the
-    listed parts in another.
+    Its sentence vectors (``sentences``) are also the extractive answerer's; the listed
+    parts are embedded in a batch of their own, once per passage and process.
     """
 
     def __init__(self, embedder: Embedder, min_score: float, cache_size: int = 4096) -> None:
         self.embedder = embedder
         self.min_score = min_score
-        # chunk_id -> (sentences, their vectors, vectors of the listed parts); float32 rows
-        self._cache: LRU[str, tuple[list[Sentence], np.ndarray, np.ndarray]] = LRU(cache_size)
+        self.sentences = SentenceVectors(embedder, cache_size)
+        self._parts: LRU[str, np.ndarray] = LRU(cache_size)  # chunk_id -> listed parts' vectors
 
-    def _embed(self, texts: list[str]) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.embedder.dimension), np.float32)
-        return np.asarray(self.embedder.embed_documents(texts), np.float32)
-
-    def _entry(self, chunk: Chunk) -> tuple[list[Sentence], np.ndarray, np.ndarray]:
-        hit = self._cache.get(chunk.chunk_id)
-        if hit is None:
-            sents = parse_passage(chunk.text)
-            hit = (sents, self._embed([s.text for s in sents]), self._embed(listed_parts(sents)))
-            self._cache.put(chunk.chunk_id, hit)
-        return hit
-
-    def sentences(self, chunk: Chunk) -> tuple[list[Sentence], np.ndarray]:
-        """(prose sentences, (n, dimension) vectors) of ``chunk`` (``parse_passage``)."""
-        sents, vecs, _ = self._entry(chunk)
-        return sents, vecs
-
-    def vectors(self, chunk: Chunk) -> np.ndarray:
-        """Vectors of every clause of ``chunk``: its sentences, then its listed parts."""
-        _, sentence_vecs, part_vecs = self._entry(chunk)
-        return np.concatenate([sentence_vecs, part_vecs]) if len(part_vecs) else sentence_vecs
+    def vectors(self, chunk: Chunk) -> tuple[np.ndarray, np.ndarray]:
+        """(vectors of ``chunk``'s sentences, vectors of their listed parts)."""
+        sents, sentence_vecs = self.sentences(chunk)
+        part_vecs = self._parts.get(chunk.chunk_id)
+        if part_vecs is None:
+            part_vecs = embed_texts(self.embedder, listed_parts(sents))
+            self._parts.put(chunk.chunk_id, part_vecs)
+        return sentence_vecs, part_vecs
 
     def best(self, question: np.ndarray, passages: Sequence[Chunk]) -> float:
         """The highest cosine between ``question`` (unit vector) and a clause of a passage."""
-        scores = [float((v @ question).max()) for v in map(self.vectors, passages) if len(v)]
+        scores = [
+            float((v @ question).max())
+            for pair in map(self.vectors, passages)
+            for v in pair
+            if len(v)
+        ]
         return max(scores, default=0.0)
 
     def supported(self, question: np.ndarray, passages: Sequence[Chunk]) -> bool:

@@ -215,43 +215,47 @@ def _build_locked(
         )
     seconds["load"] = time.perf_counter() - t0 - loaded.chunk_s
     seconds["chunk"] = loaded.chunk_s
+    kind, index_params = plan_index(
+        options.index_type,
+        len(chunks),
+        embedder.dimension,
+        hnsw_threshold=options.hnsw_threshold,
+        ivfpq_threshold=options.ivfpq_threshold,
+        overrides=options.index_params,
+    )
+    files_read = {"parsed": loaded.parsed, "unchanged": loaded.unchanged, "touched": loaded.touched}
+    report = BuildReport(
+        version="",
+        published=False,
+        files=sum(1 for i in resolved.items if i.url is None),
+        urls=sum(1 for i in resolved.items if i.url is not None),
+        chunks=len(chunks),
+        embedded=0,
+        reused=len(chunks),
+        embed_tokens=0,
+        skipped=skipped,
+        full_rebuild_reason=previous.reason,
+        files_read=files_read,
+    )
+    # Decided before any vector is gathered: at a million chunks that alone is gigabytes.
+    if evaluate is None and same_as_published(previous, loaded, skipped, kind, index_params):
+        assert previous.manifest is not None
+        seconds["total"] = time.perf_counter() - t0
+        report.version, report.unchanged = previous.manifest.version, True
+        report.seconds = {k: round(v, 3) for k, v in seconds.items()}
+        logger.info("index unchanged: %s keeps serving", report.version)
+        prune(index_dir, options.keep_versions)  # a lowered keep_versions applies all the same
+        return report
 
     t = time.perf_counter()
     vectors, embedded, embed_tokens = engine.embed_missing(
         chunks, previous.by_hash, embedder, progress
     )
     reused = len(chunks) - embedded
+    report.embedded, report.reused, report.embed_tokens = embedded, reused, embed_tokens
     seconds["embed"] = time.perf_counter() - t
 
-    files_read = {"parsed": loaded.parsed, "unchanged": loaded.unchanged, "touched": loaded.touched}
     t = time.perf_counter()
-    kind, index_params = plan_index(
-        options.index_type,
-        len(chunks),
-        int(vectors.shape[1]),
-        hnsw_threshold=options.hnsw_threshold,
-        ivfpq_threshold=options.ivfpq_threshold,
-        overrides=options.index_params,
-    )
-    if evaluate is None and same_as_published(previous, loaded, skipped, kind, index_params):
-        assert previous.manifest is not None
-        seconds["total"] = time.perf_counter() - t0
-        logger.info("index unchanged: %s keeps serving", previous.manifest.version)
-        prune(index_dir, options.keep_versions)  # a lowered keep_versions applies all the same
-        return BuildReport(
-            version=previous.manifest.version,
-            published=False,
-            files=sum(1 for i in resolved.items if i.url is None),
-            urls=sum(1 for i in resolved.items if i.url is not None),
-            chunks=len(chunks),
-            embedded=0,
-            reused=len(chunks),
-            embed_tokens=0,
-            skipped=skipped,
-            seconds={k: round(v, 3) for k, v in seconds.items()},
-            unchanged=True,
-            files_read=files_read,
-        )
     created = datetime.now(UTC)
     # Microseconds: versions sort by name in build order even when built in one second.
     version = f"{created.strftime('%Y%m%dT%H%M%S%f')}-{uuid.uuid4().hex[:6]}"
@@ -292,20 +296,8 @@ def _build_locked(
     (tmp / MANIFEST).write_text(json.dumps(manifest.to_json(), indent=2), encoding="utf-8")
     with (tmp / MANIFEST).open("rb") as fh:
         os.fsync(fh.fileno())
-    report = BuildReport(
-        version=version,
-        published=False,
-        files=sum(1 for i in resolved.items if i.url is None),
-        urls=sum(1 for i in resolved.items if i.url is not None),
-        chunks=len(chunks),
-        embedded=embedded,
-        reused=reused,
-        embed_tokens=embed_tokens,
-        skipped=skipped,
-        seconds={k: round(v, 3) for k, v in seconds.items()},
-        full_rebuild_reason=previous.reason,
-        files_read=files_read,
-    )
+    report.version = version
+    report.seconds = {k: round(v, 3) for k, v in seconds.items()}
     if evaluate is not None:
         # Scored where it was written: a build killed here leaves only tmp-*, which the
         # next build removes; nothing unpublished ever sits in versions/.

@@ -55,12 +55,14 @@ class UrlCache:
     def __init__(self, root: Path) -> None:
         self.root = root
 
+    def _path(self, url: str, suffix: str) -> Path:
+        return self.root / (hashlib.sha256(url.encode("utf-8")).hexdigest() + suffix)
+
     def _paths(self, url: str) -> tuple[Path, Path]:
-        key = hashlib.sha256(url.encode("utf-8")).hexdigest()
-        return self.root / f"{key}.json", self.root / f"{key}.body"
+        return self._path(url, ".json"), self._path(url, ".body")
 
     def _failure_path(self, url: str) -> Path:
-        return self.root / f"{hashlib.sha256(url.encode('utf-8')).hexdigest()}.failed.json"
+        return self._path(url, ".failed.json")
 
     def failure(self, url: str) -> Failure | None:
         """When and why the network last failed ``url``; None if it has not (or since)."""

@@ -14,13 +14,16 @@ apply to picked sentences and are ignored; ``max_tokens`` is honoured (``_fit``)
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
-from assistant.generation.sentences import Sentence, parse_passage, split_sentences
-from assistant.lru import LRU
+from assistant.generation.sentences import (
+    Sentence,
+    SentenceVectors,
+    split_sentences,
+)
 from assistant.protocols import Embedder, GenerationRequest
 from assistant.question_kind import (
     STOP,
@@ -86,31 +89,14 @@ class ExtractiveGenerator:
         max_sentences: int = 4,
         max_words: int = 140,
         cache_size: int = 4096,
-        sentences: Callable[[Chunk], tuple[list[Sentence], np.ndarray]] | None = None,
+        sentences: SentenceVectors | None = None,
     ) -> None:
         self.embedder = embedder
         self.model = f"extractive:{embedder.model_name}"
         self.max_sentences = max_sentences
         self.max_words = max_words
-        # chunk_id -> (sentences, vectors): passages repeat across questions.
-        self._cache: LRU[str, tuple[list[Sentence], np.ndarray]] = LRU(cache_size)
-        # Someone else's cache of the same thing (``SupportCheck.sentences``), if given.
-        self._shared = sentences
-
-    def _sentences(self, chunk: Chunk) -> tuple[list[Sentence], np.ndarray]:
-        if self._shared is not None:
-            return self._shared(chunk)
-        hit = self._cache.get(chunk.chunk_id)
-        if hit is not None:
-            return hit
-        sents = parse_passage(chunk.text)
-        vecs = (
-            self.embedder.embed_documents([s.text for s in sents])
-            if sents
-            else np.zeros((0, self.embedder.dimension), np.float32)
-        )
-        self._cache.put(chunk.chunk_id, (sents, vecs))
-        return sents, vecs
+        # Passages repeat across questions; the service shares the not-covered check's.
+        self._sentences = sentences or SentenceVectors(embedder, cache_size)
 
     def _score(self, kind: QuestionKind, q: np.ndarray, passages: list[Chunk]) -> list[_Cand]:
         out: list[_Cand] = []

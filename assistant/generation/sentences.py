@@ -10,6 +10,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from assistant.lru import LRU
+
+if TYPE_CHECKING:
+    from assistant.protocols import Embedder
+    from assistant.types import Chunk
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\S)")
 _ABBREV = re.compile(r"(?:\b(?:e\.g|i\.e|vs|etc|approx|cf|Fig|No)\.|\b[A-Z]\.)$")
@@ -150,3 +159,29 @@ def parse_passage(text: str) -> list[Sentence]:
 def split_sentences(text: str) -> list[str]:
     """Readable prose sentences of a passage (code blocks and bare links dropped)."""
     return [s.text for s in parse_passage(text)]
+
+
+def embed_texts(embedder: Embedder, texts: list[str]) -> np.ndarray:
+    """(len(texts), dimension) float32 vectors of ``texts`` embedded as one batch."""
+    if not texts:
+        return np.zeros((0, embedder.dimension), np.float32)
+    return np.asarray(embedder.embed_documents(texts), np.float32)
+
+
+class SentenceVectors:
+    """Each passage's prose sentences (``parse_passage``) and their vectors, embedded once
+    per process (an LRU by chunk id) in one batch of their own: int8 vectors move a little
+    with their batch, so a sentence's vector does not depend on who asked first. The
+    not-covered check and the extractive answerer share one."""
+
+    def __init__(self, embedder: Embedder, cache_size: int = 4096) -> None:
+        self.embedder = embedder
+        self._cache: LRU[str, tuple[list[Sentence], np.ndarray]] = LRU(cache_size)
+
+    def __call__(self, chunk: Chunk) -> tuple[list[Sentence], np.ndarray]:
+        hit = self._cache.get(chunk.chunk_id)
+        if hit is None:
+            sents = parse_passage(chunk.text)
+            hit = (sents, embed_texts(self.embedder, [s.text for s in sents]))
+            self._cache.put(chunk.chunk_id, hit)
+        return hit
